@@ -10,10 +10,22 @@ import click
 COMMANDS: dict[str, str] = {
     "check": "assistant.commands.rules_commands:check",
     "policies": "assistant.commands.rules_commands:policies",
+    "serve": "assistant.commands.admin:serve",
+    "users": "assistant.commands.admin:users",
+    "demo": "assistant.commands.admin:demo",
+    "db": "assistant.commands.admin:db",
+    "reminders": "assistant.reminders.cli:reminders",
+    "slack": "assistant.commands.slack:slack",
 }
 HELP: dict[str, str] = {
     "check": "Decide whether a part-time timetable may proceed (contract v1 case in, decision out).",
     "policies": "List the policy packs with their documents and dates.",
+    "serve": "Run the web app (chat, plans, JSON API, Slack events) with a reminder sweeper.",
+    "users": "Add or update users and print API tokens.",
+    "demo": "Load demo data: one LA per policy, schools, users for every role, plans at every stage.",
+    "db": "Database migrations (ptt db upgrade).",
+    "reminders": "Deliver due reminders (ptt reminders run), for cron or a systemd timer.",
+    "slack": "Slack app: ptt slack socket runs Socket Mode.",
 }
 
 

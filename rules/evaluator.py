@@ -25,6 +25,7 @@ from rules.models import (
     NextStep,
     Note,
     Reason,
+    trusted,
 )
 from rules.packs import Pack, load_pack
 
@@ -44,9 +45,17 @@ NATIONAL_REGISTER_NOTE = Note(
 # Where a pack is silent on full-time hours for a year group, these figures (the LGSCO / DfE
 # guide that the local documents themselves repeat) are used for planning, and the decision says so.
 NATIONAL_FULL_TIME_HOURS: dict[str, float] = {
-    "R": 21.0, "Y1": 21.0, "Y2": 21.0,
-    "Y3": 23.5, "Y4": 23.5, "Y5": 23.5, "Y6": 23.5,
-    "Y7": 24.0, "Y8": 24.0, "Y9": 24.0, "Y10": 24.0,
+    "R": 21.0,
+    "Y1": 21.0,
+    "Y2": 21.0,
+    "Y3": 23.5,
+    "Y4": 23.5,
+    "Y5": 23.5,
+    "Y6": 23.5,
+    "Y7": 24.0,
+    "Y8": 24.0,
+    "Y9": 24.0,
+    "Y10": 24.0,
     "Y11": 25.0,
 }
 
@@ -56,8 +65,27 @@ def _label(role: str) -> str:
     return text[0].upper() + text[1:]
 
 
+_REASONS: dict[tuple[str, str, str, int], Reason] = {}
+_NEXT_STEPS: dict[int, NextStep] = {}
+
+
 def _reason(code: str, severity: str, message: str, citation: Citation | None) -> Reason:
-    return Reason.model_construct(code=code, severity=severity, message=message, citation=citation)
+    # Most reasons are the same words and clause every time; they are built once and shared.
+    # Citations live as long as their (cached) pack, so their identity is a stable key.
+    key = (code, severity, message, id(citation))
+    reason = _REASONS.get(key)
+    if reason is None:
+        reason = trusted(Reason, code=code, severity=severity, message=message, citation=citation)
+        if len(_REASONS) < 20_000:
+            _REASONS[key] = reason
+    return reason
+
+
+def _next_step(rule: object, code: str, message: str, citation: Citation | None) -> NextStep:
+    step = _NEXT_STEPS.get(id(rule))
+    if step is None:
+        step = _NEXT_STEPS[id(rule)] = trusted(NextStep, code=code, message=message, citation=citation)
+    return step
 
 
 def evaluate(case: Case, pack: Pack | None = None) -> Decision:
@@ -114,9 +142,7 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
         named = ", ".join(r.replace("_", " ") for r in unlisted)
         severity = "info" if any_accepted else "stop"
         message = pack.reasons.unlisted_message.format(reasons=named)
-        reasons.append(
-            _reason("reason_not_exceptional", severity, message, pack.reasons.unlisted_citation)
-        )
+        reasons.append(_reason("reason_not_exceptional", severity, message, pack.reasons.unlisted_citation))
 
     # --- parental consent ----------------------------------------------------------------------
     consent = pack.consent
@@ -124,13 +150,9 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
         message = f"{consent.refused_message} {consent.instead}".strip()
         reasons.append(_reason("parent_consent_refused", "stop", message, consent.refused_citation))
     elif steps.parent_consent != "given":
-        substituted = any(
-            holds(s.when) and consultations.get(s.role) == s.status for s in consent.substitutes
-        )
+        substituted = any(holds(s.when) and consultations.get(s.role) == s.status for s in consent.substitutes)
         if not substituted:
-            reasons.append(
-                _reason("parent_consent_missing", "outstanding", consent.missing_message, consent.citation)
-            )
+            reasons.append(_reason("parent_consent_missing", "outstanding", consent.missing_message, consent.citation))
 
     # --- risk assessment -----------------------------------------------------------------------
     risk = pack.risk_assessment
@@ -172,41 +194,67 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
         if requirement == "agree":
             satisfied = status == "agreed"
             if status == "declined":
-                reasons.append(_reason(
-                    "consultee_agreement_declined", "stop",
-                    f"{label} has not agreed, and the timetable cannot go ahead without their agreement.",
-                    rule.citation,
-                ))
+                reasons.append(
+                    _reason(
+                        "consultee_agreement_declined",
+                        "stop",
+                        f"{label} has not agreed, and the timetable cannot go ahead without their agreement.",
+                        rule.citation,
+                    )
+                )
             elif not satisfied:
-                reasons.append(_reason(
-                    "consultee_agreement_missing", "outstanding",
-                    f"{label} must agree before the timetable starts.", rule.citation,
-                ))
+                reasons.append(
+                    _reason(
+                        "consultee_agreement_missing",
+                        "outstanding",
+                        f"{label} must agree before the timetable starts.",
+                        rule.citation,
+                    )
+                )
         elif requirement == "consult":
             satisfied = status in ("consulted", "agreed", "declined")
             if status == "declined":
-                reasons.append(_reason(
-                    "consultee_disagrees", "info",
-                    f"{label} was consulted and does not support the timetable; record how their "
-                    "view was taken into account.",
-                    rule.citation,
-                ))
+                reasons.append(
+                    _reason(
+                        "consultee_disagrees",
+                        "info",
+                        f"{label} was consulted and does not support the timetable; record how their "
+                        "view was taken into account.",
+                        rule.citation,
+                    )
+                )
             elif not satisfied:
-                reasons.append(_reason(
-                    "consultee_not_consulted", "outstanding" if before_start else "info",
-                    f"{label} must be consulted before the timetable starts.", rule.citation,
-                ))
+                reasons.append(
+                    _reason(
+                        "consultee_not_consulted",
+                        "outstanding" if before_start else "info",
+                        f"{label} must be consulted before the timetable starts.",
+                        rule.citation,
+                    )
+                )
         else:
             satisfied = status != "not_contacted"
             if not satisfied and before_start:
-                reasons.append(_reason(
-                    "consultee_not_informed", "outstanding",
-                    f"{label} must be told before the timetable starts.", rule.citation,
-                ))
-        consultees.append(Consultee.model_construct(
-            role=role, requirement=requirement, status=status, citation=rule.citation,
-            label=label, needed_before_start=before_start, satisfied=satisfied,
-        ))
+                reasons.append(
+                    _reason(
+                        "consultee_not_informed",
+                        "outstanding",
+                        f"{label} must be told before the timetable starts.",
+                        rule.citation,
+                    )
+                )
+        consultees.append(
+            trusted(
+                Consultee,
+                role=role,
+                requirement=requirement,
+                status=status,
+                citation=rule.citation,
+                label=label,
+                needed_before_start=before_start,
+                satisfied=satisfied,
+            )
+        )
 
     # --- dates: end date, maximum, reviews -----------------------------------------------------
     calendar = SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
@@ -214,11 +262,14 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
     school_days_in_plan: int | None = None
     maximum = pack.maximum
     if start is None:
-        reasons.append(_reason(
-            "start_date_missing", "outstanding",
-            "The plan has no start date yet; the end date and reviews are counted from it.",
-            pack.end_date.citation,
-        ))
+        reasons.append(
+            _reason(
+                "start_date_missing",
+                "outstanding",
+                "The plan has no start date yet; the end date and reviews are counted from it.",
+                pack.end_date.citation,
+            )
+        )
     else:
         if maximum is not None:
             if maximum.counted_in == "school_weeks":
@@ -231,9 +282,7 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
         reasons.append(_reason("end_date_missing", "stop", pack.end_date.message, pack.end_date.citation))
     elif latest_end_date is not None and maximum is not None and end > latest_end_date:
         too_long = (
-            calendar.school_days_between(latest_end_date, end) > 1
-            if maximum.counted_in == "school_weeks"
-            else True
+            calendar.school_days_between(latest_end_date, end) > 1 if maximum.counted_in == "school_weeks" else True
         )
         if too_long:
             unit = "school weeks" if maximum.counted_in == "school_weeks" else "weeks"
@@ -269,12 +318,15 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
     hours = case.plan.hours_per_week
     percent = round(100 * hours / full_time_hours, 1) if hours is not None and full_time_hours else None
     if hours is not None and full_time_hours is not None and hours >= full_time_hours:
-        reasons.append(_reason(
-            "not_reduced", "info",
-            f"{hours:g} hours a week is not less than full time ({full_time_hours:g} h) for "
-            f"{year_group}; this would not be a part-time timetable.",
-            hours_citation or pack.end_date.citation,
-        ))
+        reasons.append(
+            _reason(
+                "not_reduced",
+                "info",
+                f"{hours:g} hours a week is not less than full time ({full_time_hours:g} h) for "
+                f"{year_group}; this would not be a part-time timetable.",
+                hours_citation or pack.end_date.citation,
+            )
+        )
 
     # --- compulsory school age -----------------------------------------------------------------
     of_compulsory_age: bool | None = None
@@ -288,13 +340,22 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
                 else f"left compulsory school age on {ends.isoformat()}"
             )
             message = f"On {start.isoformat()} the pupil is not of compulsory school age (the pupil {when})."
-            notes.append(Note(code="outside_compulsory_school_age", message=message,
-                              source="Education Act 1996, s.8; Education (Start of Compulsory School Age) Order 1998"))
+            notes.append(
+                Note(
+                    code="outside_compulsory_school_age",
+                    message=message,
+                    source="Education Act 1996, s.8; Education (Start of Compulsory School Age) Order 1998",
+                )
+            )
             if pack.scope is not None:
-                reasons.append(_reason(
-                    "outside_compulsory_school_age", "info", f"{message} {pack.scope.message}",
-                    pack.scope.citation,
-                ))
+                reasons.append(
+                    _reason(
+                        "outside_compulsory_school_age",
+                        "info",
+                        f"{message} {pack.scope.message}",
+                        pack.scope.citation,
+                    )
+                )
     elif year_group is not None and year_group != "R":
         of_compulsory_age = True
 
@@ -302,19 +363,18 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
     for advice in pack.advice:
         if holds(advice.when):
             reasons.append(_reason(advice.code, "info", advice.message, advice.citation))
-    next_steps = [
-        NextStep.model_construct(code=s.code, message=s.message, citation=s.citation)
-        for s in pack.next_steps
-        if holds(s.when)
-    ]
+    next_steps = [_next_step(s, s.code, s.message, s.citation) for s in pack.next_steps if holds(s.when)]
     for rule in strongest.values():
         consultee_rule = rule[2]
         if consultee_rule.requirement == "inform" and not consultee_rule.before_start:
-            next_steps.append(NextStep.model_construct(
-                code=f"inform_{consultee_rule.role}",
-                message=f"Tell {ROLE_LABELS[consultee_rule.role]} about the timetable.",
-                citation=consultee_rule.citation,
-            ))
+            next_steps.append(
+                _next_step(
+                    consultee_rule,
+                    f"inform_{consultee_rule.role}",
+                    f"Tell {ROLE_LABELS[consultee_rule.role]} about the timetable.",
+                    consultee_rule.citation,
+                )
+            )
 
     reasons.sort(key=lambda r: _SEVERITY_ORDER[r.severity])
     if any(r.severity == "stop" for r in reasons):
@@ -324,7 +384,8 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
     else:
         outcome = "may_proceed"
 
-    return Decision.model_construct(
+    return trusted(
+        Decision,
         policy=pack.id,
         outcome=outcome,
         reasons=reasons,
@@ -336,6 +397,8 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
         pupil_year_group=year_group,
         full_time_hours_basis=basis,
         full_time_hours_citation=hours_citation,
+        latest_end_date_citation=maximum.citation if maximum else None,
+        review_dates_citation=pack.reviews.citation,
         maximum_weeks=maximum.weeks if maximum else None,
         maximum_counted_in=maximum.counted_in if maximum else None,
         school_days_in_plan=school_days_in_plan,

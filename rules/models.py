@@ -7,13 +7,24 @@ the contract are never renamed or removed; the Decision carries extra fields fre
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 YearGroup = Literal["R", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "Y8", "Y9", "Y10", "Y11"]
 YEAR_GROUPS: tuple[str, ...] = (
-    "R", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "Y8", "Y9", "Y10", "Y11",
+    "R",
+    "Y1",
+    "Y2",
+    "Y3",
+    "Y4",
+    "Y5",
+    "Y6",
+    "Y7",
+    "Y8",
+    "Y9",
+    "Y10",
+    "Y11",
 )
 
 Circumstance = Literal[
@@ -109,7 +120,7 @@ Requirement = Literal["agree", "consult", "inform"]
 Severity = Literal["stop", "outstanding", "info"]
 Outcome = Literal["may_proceed", "not_yet", "must_not_proceed"]
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Pupil(BaseModel):
@@ -145,10 +156,7 @@ class ProposedPlan(BaseModel):
     @model_validator(mode="after")
     def _end_not_before_start(self) -> ProposedPlan:
         if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise ValueError(
-                f"end_date {self.end_date.isoformat()} is before start_date "
-                f"{self.start_date.isoformat()}"
-            )
+            raise ValueError(f"end_date {self.end_date.isoformat()} is before start_date {self.start_date.isoformat()}")
         return self
 
 
@@ -207,12 +215,16 @@ class Case(BaseModel):
 
 
 class Citation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     document: str
     section: str
     quote: str
 
 
 class Reason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     code: str
     severity: Severity
     message: str
@@ -231,6 +243,8 @@ class Consultee(BaseModel):
 
 class NextStep(BaseModel):
     """An action after agreement: LA notification, copies, register codes, MIS flag, governors."""
+
+    model_config = ConfigDict(frozen=True)
 
     code: str
     message: str
@@ -258,6 +272,8 @@ class Decision(BaseModel):
     pupil_year_group: YearGroup | None = None
     full_time_hours_basis: str = ""
     full_time_hours_citation: Citation | None = None
+    latest_end_date_citation: Citation | None = None
+    review_dates_citation: Citation | None = None
     maximum_weeks: float | None = None
     maximum_counted_in: Literal["school_weeks", "weeks"] | None = None
     school_days_in_plan: int | None = None
@@ -271,3 +287,38 @@ class Decision(BaseModel):
 
     def stops(self) -> list[Reason]:
         return [r for r in self.reasons if r.severity == "stop"]
+
+
+_DEFAULTS: dict[type, tuple[dict[str, object], tuple[tuple[str, object], ...]]] = {}
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def trusted(model: type[ModelT], **values: object) -> ModelT:
+    """Build an output model from values the evaluator made itself, without re-validating them.
+
+    ``model_construct`` costs several microseconds a call and an evaluation builds a dozen
+    objects. Only the rules core calls this, with values of the declared types; a unit test
+    checks that every decision built this way survives a full validation round trip.
+    """
+    known = _DEFAULTS.get(model)
+    if known is None:
+        plain = {
+            name: field.default
+            for name, field in model.model_fields.items()
+            if not field.is_required() and field.default_factory is None
+        }
+        factories = tuple(
+            (name, field.default_factory) for name, field in model.model_fields.items() if field.default_factory
+        )
+        known = _DEFAULTS[model] = (plain, factories)
+    plain, factories = known
+    fields = {**plain, **values}
+    for name, factory in factories:
+        if name not in values:
+            fields[name] = factory()  # type: ignore[operator]
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", fields)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance

@@ -30,7 +30,7 @@ from rules.models import (
 
 PACKS_DIRECTORY = Path(__file__).parent / "packs"
 
-_FROZEN = ConfigDict(extra="forbid", frozen=True)
+_FROZEN = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class PackError(ValueError):
@@ -250,9 +250,7 @@ def _resolve(pack: Pack) -> Pack:
         update={
             "accepted": tuple(resolved(r) for r in pack.reasons.accepted),
             "ruled_out": tuple(resolved(r) for r in pack.reasons.ruled_out),
-            "unlisted_citation": pack.cite(pack.reasons.unlisted_cite)
-            if pack.reasons.unlisted_cite
-            else None,
+            "unlisted_citation": pack.cite(pack.reasons.unlisted_cite) if pack.reasons.unlisted_cite else None,
         }
     )
     if pack.reasons.unlisted != "accept" and not pack.reasons.unlisted_cite:
@@ -266,9 +264,7 @@ def _resolve(pack: Pack) -> Pack:
     return pack.model_copy(
         update={
             "reasons": reasons,
-            "consent": resolved(
-                pack.consent, refused_citation=pack.cite(pack.consent.refused_cite)
-            ),
+            "consent": resolved(pack.consent, refused_citation=pack.cite(pack.consent.refused_cite)),
             "risk_assessment": resolved(
                 pack.risk_assessment,
                 unmitigated_citation=pack.cite(pack.risk_assessment.unmitigated_cite),

@@ -15,7 +15,8 @@ REQUIREMENT_WORDS = {"agree": "must agree", "consult": "must be consulted", "inf
 
 
 def _wrap(text: str, indent: str = "    ") -> str:
-    return textwrap.fill(text, width=92, initial_indent=indent, subsequent_indent=indent)
+    hanging = indent + "  " if text.startswith("- ") else indent
+    return textwrap.fill(text, width=92, initial_indent=indent, subsequent_indent=hanging)
 
 
 def decision_as_text(decision: Decision) -> str:

@@ -59,10 +59,17 @@ def _as_json(decision: Decision) -> str:
 @click.command()
 @click.argument("case_file", metavar="CASE.json", default="-")
 @click.option("--policy", help="Evaluate under this policy instead of the case's own.")
-@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="json",
-              show_default=True, help="text: a summary a DSL can paste into case notes.")
-@click.option("--all-policies", is_flag=True,
-              help="Show how the same case fares under every policy pack, side by side.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="text: a summary a DSL can paste into case notes.",
+)
+@click.option(
+    "--all-policies", is_flag=True, help="Show how the same case fares under every policy pack, side by side."
+)
 def check(case_file: str, policy: str | None, output_format: str, all_policies: bool) -> None:
     """Decide whether a part-time timetable may proceed. CASE.json, or - for standard input."""
     raw = _read_case(case_file)
@@ -86,13 +93,28 @@ def policies(output_format: str) -> None:
     """List the policy packs with their documents and dates."""
     packs = [load_pack(policy_id) for policy_id in known_policy_ids()]
     if output_format == "json":
-        click.echo(json.dumps([
-            {"id": p.id, "title": p.title, "publisher": p.publisher, "document": p.document,
-             "dated": p.dated, "kind": p.kind, "rules": len(p.citations), "summary": p.summary}
-            for p in packs
-        ], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": p.id,
+                        "title": p.title,
+                        "publisher": p.publisher,
+                        "document": p.document,
+                        "dated": p.dated,
+                        "kind": p.kind,
+                        "rules": len(p.citations),
+                        "summary": p.summary,
+                    }
+                    for p in packs
+                ],
+                indent=2,
+            )
+        )
         return
     for pack in packs:
         click.echo(f"{pack.id:<24} {pack.publisher} — {pack.title}")
-        click.echo(f"{'':<24} document: shared/policies/{pack.document}.txt · dated {pack.dated} · "
-                   f"{len(pack.citations)} cited clauses")
+        click.echo(
+            f"{'':<24} document: shared/policies/{pack.document}.txt · dated {pack.dated} · "
+            f"{len(pack.citations)} cited clauses"
+        )
