@@ -1,0 +1,98 @@
+"""Calendar (.ics) of each plan's start, review and end dates, and a feed for many plans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from icalendar import Alarm, Calendar, Event
+
+from .data import PlanDocumentData
+from .text import fmt_hours
+
+PRODID = "-//Part-Time Timetable Assistant//ptt//EN"
+UID_DOMAIN = "ptt.invalid"
+
+
+def plan_ics(data: PlanDocumentData, *, redact: bool = False) -> bytes:
+    """One plan's dates as an iCalendar file. ``redact`` shows initials instead of the name."""
+    calendar = _calendar(f"Part-time timetable: {_who(data, redact)}")
+    for event in plan_events(data, redact=redact):
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def feed_ics(plans: Iterable[PlanDocumentData], *, name: str = "Part-time timetables",
+             redact: bool = False) -> bytes:
+    """Every plan's dates in one calendar, for a subscription feed."""
+    calendar = _calendar(name)
+    for data in plans:
+        for event in plan_events(data, redact=redact):
+            calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
+    """All-day events: the start, each review (with a reminder the day before) and the end."""
+    who = _who(data, redact)
+    school = data.school_name
+    events = [
+        _event(data, "start", data.start_date,
+               f"Part-time timetable starts: {who}",
+               f"{who} ({school}) starts a part-time timetable of "
+               f"{fmt_hours(data.starting_hours)} a week. Named lead: {data.named_lead}.",
+               alarm=False),
+    ]
+    total = len(data.review_dates)
+    for number, day in enumerate(sorted(set(data.review_dates)), start=1):
+        events.append(_event(
+            data, f"review-{day.isoformat()}", day,
+            f"Review {number} of {total}: part-time timetable, {who}",
+            f"Review of {who}'s part-time timetable at {school} with the pupil, "
+            f"parents/carers and professionals. Named lead: {data.named_lead}. "
+            f"Plan ends {data.end_date.strftime('%d/%m/%Y')}.",
+            alarm=True,
+        ))
+    events.append(_event(
+        data, "end", data.end_date,
+        f"Part-time timetable ends: {who} back to full time",
+        f"{who} ({school}) returns to full-time education "
+        f"({fmt_hours(data.full_time_hours)} a week). Tell the LA and everyone notified "
+        f"that the timetable has ended. Named lead: {data.named_lead}.",
+        alarm=True,
+    ))
+    return events
+
+
+def _calendar(name: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
+def _event(data: PlanDocumentData, kind: str, day: date, summary: str, description: str,
+           *, alarm: bool) -> Event:
+    event = Event()
+    event.add("uid", f"{data.slug}-{kind}@{UID_DOMAIN}")
+    event.add("dtstamp", datetime.combine(data.prepared_on or data.start_date, time(), UTC))
+    event.add("dtstart", day)
+    event.add("dtend", day + timedelta(days=1))
+    event.add("summary", summary)
+    event.add("description", description)
+    event.add("categories", ["Part-time timetable"])
+    event.add("transp", "TRANSPARENT")
+    if alarm:
+        reminder = Alarm()
+        reminder.add("action", "DISPLAY")
+        reminder.add("description", summary)
+        reminder.add("trigger", timedelta(days=-1))
+        event.add_component(reminder)
+    return event
+
+
+def _who(data: PlanDocumentData, redact: bool) -> str:
+    return (data.pupil_initials or "pupil") if redact else data.pupil_name
