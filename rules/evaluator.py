@@ -293,6 +293,10 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
                 f"{maximum.message}"
             ).strip()
             reasons.append(_reason("plan_too_long", "stop", message, maximum.citation))
+            # What the document offers instead: its extension route, else its escalation.
+            route = pack.extension or pack.escalation
+            if route is not None:
+                reasons.append(_reason(route.code, "info", route.message, route.citation))
 
     review_dates: list[date] = []
     if start is not None:
