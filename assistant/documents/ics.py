@@ -70,7 +70,7 @@ def _calendar(name: str) -> Calendar:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-calname", " ".join(name.split()))
     return calendar
 
 
@@ -81,6 +81,8 @@ def _event(data: PlanDocumentData, kind: str, day: date, summary: str, descripti
     event.add("dtstamp", datetime.combine(data.prepared_on or data.start_date, time(), UTC))
     event.add("dtstart", day)
     event.add("dtend", day + timedelta(days=1))
+    # A summary is one line; what a school typed may hold line breaks (icalendar refuses them there).
+    summary = " ".join(summary.split())
     event.add("summary", summary)
     event.add("description", description)
     event.add("categories", ["Part-time timetable"])
