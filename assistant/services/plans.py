@@ -1,0 +1,625 @@
+"""The plan lifecycle: create a plan from a case, record what happens later, review,
+close. Cosmic-python style service functions: each takes a unit of work (or a session
+factory), does one thing in one transaction, and commits.
+
+Statuses: ``draft`` (the proposal as it stands must not proceed) → ``awaiting`` (steps
+or agreements outstanding) → ``active`` (may proceed) → ``closed``. Every change bumps
+the plan's version (optimistic locking: pass the version the user saw as
+``expected_version`` and a stale one raises :class:`storage.errors.ConflictError`),
+writes a :class:`PlanVersion` snapshot and an audit row, and reschedules the plan's
+reminders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from rules import Case, Decision, evaluate, load_pack
+from rules.calendar import SchoolCalendar, end_of_calendar_weeks
+from rules.packs import Pack
+from rules.reminder_schedule import (
+    SCHOOL_TIMEZONE,
+    LaNotificationDue,
+    LaNotificationKind,
+    ScheduledReminder,
+    due_at_utc,
+    plan_reminders,
+)
+from storage.db import SessionFactory
+from storage.errors import ConflictError
+from storage.models import Plan, PlanStatus, Pupil, Reminder, Review
+from storage.types import utcnow
+from storage.uow import UnitOfWork, as_unit_of_work
+
+ReviewOutcome = Literal["continue", "increase_hours", "extend", "end"]
+REVIEW_OUTCOMES: tuple[str, ...] = ("continue", "increase_hours", "extend", "end")
+
+#: Reminder kinds worked out afresh from the plan every time it changes. LA
+#: notifications are owed because something happened, so rescheduling leaves them be.
+DERIVED_KINDS: tuple[str, ...] = (
+    "review_due", "end_date_near", "end_date_passed", "over_maximum", "agreement_missing",
+)
+#: The evaluator's reason for an end date past the policy maximum.
+PLAN_TOO_LONG = "plan_too_long"
+
+
+class PlanError(ValueError):
+    """An operation the plan's state or its policy does not allow; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PupilDetails:
+    """Only what identifies the child on the plan."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date | None = None
+    upn: str | None = None
+
+
+UowLike = UnitOfWork | SessionFactory
+
+
+# --------------------------------------------------------------------------- helpers
+def _today(now: datetime) -> date:
+    return now.astimezone(SCHOOL_TIMEZONE).date()
+
+
+def _parse_case(data: Case | Mapping[str, Any]) -> Case:
+    if isinstance(data, Case):
+        return data
+    try:
+        return Case.model_validate(dict(data))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PlanError(f"{where}: {first['msg']}") from error
+
+
+def _case_json(case: Case) -> dict[str, Any]:
+    return case.model_dump(mode="json", by_alias=True)
+
+
+def _calendar(case: Case) -> SchoolCalendar:
+    return SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
+
+
+def effective_outcome(decision: Decision, *, extended_beyond_maximum: bool) -> str:
+    """The decision's outcome, except that a plan extended past the policy maximum at a
+    review (with the rationale and agreement the policy asks for) is not stopped by its
+    length alone."""
+    if not extended_beyond_maximum:
+        return decision.outcome
+    reasons = [r for r in decision.reasons if r.code != PLAN_TOO_LONG]
+    if any(r.severity == "stop" for r in reasons):
+        return "must_not_proceed"
+    if any(r.severity == "outstanding" for r in reasons):
+        return "not_yet"
+    return "may_proceed"
+
+
+def _status_for(plan: Plan, decision: Decision) -> str:
+    if plan.status == PlanStatus.CLOSED:
+        return PlanStatus.CLOSED.value
+    outcome = effective_outcome(decision, extended_beyond_maximum=plan.extended_beyond_maximum)
+    return {
+        "may_proceed": PlanStatus.ACTIVE.value,
+        "not_yet": PlanStatus.AWAITING.value,
+        "must_not_proceed": PlanStatus.DRAFT.value,
+    }[outcome]
+
+
+def _snapshot(plan: Plan) -> dict[str, Any]:
+    return {
+        "status": plan.status,
+        "case": plan.case_json,
+        "decision": plan.decision_json,
+        "timetable": plan.timetable_json,
+        "start_date": plan.start_date.isoformat() if plan.start_date else None,
+        "end_date": plan.end_date.isoformat() if plan.end_date else None,
+        "latest_end_date": plan.latest_end_date.isoformat() if plan.latest_end_date else None,
+        "extended_beyond_maximum": plan.extended_beyond_maximum,
+        "lead_user_id": plan.lead_user_id,
+        "closed_at": plan.closed_at.isoformat() if plan.closed_at else None,
+        "closure_route": plan.closure_route,
+    }
+
+
+def _la_notification_kinds(decision: Decision) -> set[str]:
+    """Which LA notifications (first / update / closure) the policy asks for."""
+    prefix = "la_notification_"
+    return {s.code[len(prefix):] for s in decision.next_steps if s.code.startswith(prefix)}
+
+
+def _review_dates(plan: Plan, decision: Decision, pack: Pack, calendar: SchoolCalendar) -> list[date]:
+    """The pack's review dates up to the plan's end date; for a plan extended past the
+    policy maximum, the same cadence carried on to the new end date."""
+    dates = sorted(decision.review_dates)
+    end = plan.end_date
+    if end is not None and plan.start_date is not None and dates and end > dates[-1]:
+        cadence = pack.reviews
+        n = len(dates) + 1
+        while n < 100:
+            weeks = cadence.every_weeks * n
+            if cadence.counted_in == "school_weeks":
+                due = calendar.end_of_school_weeks(plan.start_date, weeks)
+            else:
+                due = calendar.last_school_day_on_or_before(
+                    end_of_calendar_weeks(plan.start_date, weeks))
+            if due > end:
+                break
+            if due > dates[-1]:
+                dates.append(due)
+            n += 1
+    if end is not None:
+        dates = [d for d in dates if d <= end]
+    return dates
+
+
+def _load(uow: UnitOfWork, plan_id: int, expected_version: int | None) -> Plan:
+    plan = uow.plans.get(plan_id, for_update=True)
+    if expected_version is not None and plan.version != expected_version:
+        raise ConflictError("plan")
+    return plan
+
+
+def _write(
+    uow: UnitOfWork, plan: Plan, *, loaded_version: int, actor_user_id: int | None,
+    summary: str, now: datetime, action: str = "update", detail: dict[str, Any] | None = None,
+) -> None:
+    uow.plans.save(plan, expected_version=loaded_version, now=now)
+    uow.plans.add_version(plan, changed_by=actor_user_id, summary=summary,
+                          snapshot=_snapshot(plan), at=now)
+    uow.audit.record(action, "plan", plan.id, actor_user_id=actor_user_id,
+                     school_id=plan.school_id, at=now,
+                     detail={"summary": summary, "version": plan.version, **(detail or {})})
+
+
+def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
+                    now: datetime) -> None:
+    """Store the case and decision and bring consultations, scheduled reviews, status
+    and reminders in line with them."""
+    plan.case_json = _case_json(case)
+    plan.decision_json = decision.model_dump(mode="json")
+    plan.start_date = case.plan.start_date
+    plan.end_date = case.plan.end_date
+    plan.latest_end_date = decision.latest_end_date
+    plan.status = _status_for(plan, decision)
+    uow.session.flush()
+
+    for consultee in decision.consultees:
+        uow.plans.upsert_consultation(plan.id, consultee.role, requirement=consultee.requirement,
+                                      status=consultee.status, at=now)
+
+    pack = load_pack(case.policy)
+    calendar = _calendar(case)
+    review_dates = _review_dates(plan, decision, pack, calendar)
+    if plan.status != PlanStatus.CLOSED:
+        reviews = uow.plans.reviews(plan.id)
+        scheduled = {r.due_on: r for r in reviews if r.held_on is None}
+        # A review already held for a date stands for it: scheduling it again would show it overdue.
+        held = {r.due_on for r in reviews if r.held_on is not None}
+        for due_on, review in scheduled.items():
+            if due_on is not None and due_on not in review_dates:
+                uow.session.delete(review)
+        for due_on in review_dates:
+            if due_on not in scheduled and due_on not in held:
+                uow.plans.add_review(Review(plan_id=plan.id, due_on=due_on))
+    _reschedule(uow, plan, decision, calendar, now)
+
+
+def _reminder_row(plan: Plan, r: ScheduledReminder, now: datetime) -> dict[str, Any]:
+    return {
+        "plan_id": plan.id,
+        "kind": r.kind,
+        "subject": r.subject,
+        "due_at": due_at_utc(r.due_on),
+        "idempotency_key": r.idempotency_key,
+        "status": "pending",
+        "attempts": 0,
+        "escalation_level": 0,
+        "recipient_role": r.recipient_role,
+        "recipient_user_id": plan.lead_user_id if r.recipient_role == "lead" else None,
+        "created_at": now,
+    }
+
+
+def _reschedule(uow: UnitOfWork, plan: Plan, decision: Decision, calendar: SchoolCalendar,
+                now: datetime) -> None:
+    """Work out the plan's reminders afresh: add new ones, cancel pending ones no longer
+    wanted. A draft or closed plan has none of the derived kinds."""
+    wanted: list[ScheduledReminder] = []
+    if plan.status in (PlanStatus.AWAITING, PlanStatus.ACTIVE) and plan.start_date is not None:
+        held = {r.due_on for r in uow.plans.reviews(plan.id) if r.held_on is not None}
+        pack = load_pack(decision.policy)
+        reviews = [d for d in _review_dates(plan, decision, pack, calendar) if d not in held]
+        missing = {
+            c.role: c.created_at.astimezone(SCHOOL_TIMEZONE).date()
+            for c in uow.plans.consultations(plan.id)
+            if c.requirement == "agree" and c.status not in ("agreed", "declined")
+        }
+        notifications = []
+        if "first" in _la_notification_kinds(decision):
+            notifications.append(LaNotificationDue("first", max(plan.start_date, _today(now))))
+        wanted = plan_reminders(
+            plan.id, start_date=plan.start_date, end_date=plan.end_date, review_dates=reviews,
+            latest_end_date=plan.latest_end_date, calendar=calendar,
+            la_notifications_due=notifications, missing_agreements=missing, today=_today(now),
+        )
+    keys = [r.idempotency_key for r in wanted]
+    uow.reminders.cancel_pending(plan.id, keep_keys=keys, kinds=DERIVED_KINDS, now=now)
+    if plan.status == PlanStatus.DRAFT:
+        uow.reminders.cancel_pending(plan.id, kinds=["la_notification_due"], now=now)
+    uow.reminders.schedule([_reminder_row(plan, r, now) for r in wanted])
+
+
+def _owe_la_notification(uow: UnitOfWork, plan: Plan, decision: Decision,
+                         kind: LaNotificationKind, on: date, now: datetime) -> None:
+    if kind not in _la_notification_kinds(decision):
+        return
+    calendar = _calendar(Case.model_validate(plan.case_json))
+    (reminder,) = plan_reminders(
+        plan.id, start_date=on, end_date=None, review_dates=(), latest_end_date=None,
+        calendar=calendar, la_notifications_due=[LaNotificationDue(kind, on)],
+    )
+    uow.reminders.schedule([_reminder_row(plan, reminder, now)])
+
+
+def _reevaluate(uow: UnitOfWork, plan: Plan, change: Mapping[str, Any], now: datetime) -> Decision:
+    """Apply ``change`` (dotted case paths → values) to the plan's case and evaluate it."""
+    data = _deep_copy(plan.case_json)
+    for path, value in change.items():
+        *parents, leaf = path.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    case = _parse_case(data)
+    decision = evaluate(case)
+    _apply_decision(uow, plan, case, decision, now)
+    return decision
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _open_plan(plan: Plan) -> None:
+    if plan.status == PlanStatus.CLOSED:
+        raise PlanError("This plan is closed; start a new plan instead.")
+
+
+# --------------------------------------------------------------------------- services
+def create_plan(
+    uow: UowLike,
+    *,
+    case: Case | Mapping[str, Any],
+    school_id: int,
+    pupil: PupilDetails | int,
+    actor_user_id: int | None,
+    lead_user_id: int | None = None,
+    decision: Decision | Mapping[str, Any] | None = None,
+    timetable: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Plan:
+    """Store a new plan for ``case`` (evaluated now unless ``decision`` is given), with
+    its consultations, scheduled reviews and reminders. ``pupil`` is a stored pupil's
+    id or the details of a new one. The lead defaults to the acting user."""
+    unit = as_unit_of_work(uow)
+    now = now or utcnow()
+    parsed = _parse_case(case)
+    if decision is None:
+        decision = evaluate(parsed)
+    elif not isinstance(decision, Decision):
+        decision = Decision.model_validate(dict(decision))
+    with unit:
+        if isinstance(pupil, PupilDetails):
+            pupil_id = unit.pupils.add(Pupil(
+                first_name=pupil.first_name, last_name=pupil.last_name,
+                date_of_birth=pupil.date_of_birth, upn=pupil.upn, school_id=school_id,
+            )).id
+        else:
+            stored = unit.pupils.get(pupil)
+            if stored.school_id != school_id:
+                raise PlanError("That pupil is not on this school's roll.")
+            pupil_id = stored.id
+        plan = unit.plans.add(Plan(
+            school_id=school_id, pupil_id=pupil_id, policy_id=parsed.policy,
+            lead_user_id=lead_user_id if lead_user_id is not None else actor_user_id,
+            timetable_json=dict(timetable) if timetable is not None else None,
+            case_json=_case_json(parsed), created_at=now, updated_at=now, version=1,
+        ))
+        _apply_decision(unit, plan, parsed, decision, now)
+        summary = f"Plan created ({plan.status})."
+        unit.plans.add_version(plan, changed_by=actor_user_id, summary=summary,
+                               snapshot=_snapshot(plan), at=now)
+        unit.audit.record("create", "plan", plan.id, actor_user_id=actor_user_id,
+                          school_id=school_id, at=now,
+                          detail={"summary": summary, "outcome": decision.outcome})
+        unit.commit()
+        return plan
+
+
+def get_plan(uow: UowLike, plan_id: int) -> Plan:
+    with as_unit_of_work(uow) as unit:
+        return unit.plans.get(plan_id)
+
+
+def current_decision(plan: Plan) -> Decision | None:
+    return Decision.model_validate(plan.decision_json) if plan.decision_json else None
+
+
+def record_step(
+    uow: UowLike, plan_id: int, step: str, value: Any, *, actor_user_id: int | None,
+    expected_version: int | None = None, now: datetime | None = None,
+) -> Plan:
+    """Record a step done later ("consent given", "risk assessment: no concerns") and
+    re-evaluate the plan against its policy."""
+    unit = as_unit_of_work(uow)
+    now = now or utcnow()
+    with unit:
+        plan = _load(unit, plan_id, expected_version)
+        _open_plan(plan)
+        loaded, before = plan.version, plan.status
+        decision = _reevaluate(unit, plan, {f"steps.{step}": value}, now)
+        _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
+               summary=f"Step {step} recorded as {value!r}; status {before} → {plan.status}.",
+               detail={"step": step, "value": value, "outcome": decision.outcome})
+        unit.commit()
+        return plan
+
+
+def record_consultee_reply(
+    uow: UowLike, plan_id: int, role: str, status: str, *, actor_user_id: int | None,
+    note: str | None = None, expected_version: int | None = None, now: datetime | None = None,
+) -> Plan:
+    """Record a consultee's reply ("the Virtual School agreed today") and re-evaluate.
+
+    ``status`` is ``consulted``, ``agreed``, ``declined`` or ``not_contacted``. An
+    agreement resolves the plan's ``agreement_missing`` reminders for that role.
+    """
+    unit = as_unit_of_work(uow)
+    now = now or utcnow()
+    with unit:
+        plan = _load(unit, plan_id, expected_version)
+        _open_plan(plan)
+        loaded, before = plan.version, plan.status
+        decision = _reevaluate(unit, plan, {f"consultations.{role}": status}, now)
+        unit.plans.upsert_consultation(plan.id, role, status=status, note=note, at=now)
+        if status in ("agreed", "declined"):
+            unit.reminders.resolve(plan.id, kinds=["agreement_missing"], subjects=[role], now=now)
+        _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
+               summary=f"{role} {status}; status {before} → {plan.status}.",
+               detail={"role": role, "status": status, "outcome": decision.outcome})
+        unit.commit()
+        return plan
+
+
+def update_timetable(
+    uow: UowLike, plan_id: int, timetable: Mapping[str, Any], *, actor_user_id: int | None,
+    expected_version: int | None = None, now: datetime | None = None,
+) -> Plan:
+    """Replace the plan's written timetable (sessions, targets, work set)."""
+    unit = as_unit_of_work(uow)
+    now = now or utcnow()
+    with unit:
+        plan = _load(unit, plan_id, expected_version)
+        _open_plan(plan)
+        loaded = plan.version
+        plan.timetable_json = dict(timetable)
+        _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
+               summary="Timetable updated.")
+        unit.commit()
+        return plan
+
+
+def record_review(
+    uow: UowLike,
+    plan_id: int,
+    *,
+    outcome: ReviewOutcome,
+    held_on: date,
+    actor_user_id: int | None,
+    hours_per_week: float | None = None,
+    new_end_date: date | None = None,
+    rationale: str | None = None,
+    parent_agreed: bool | None = None,
+    notes: str | None = None,
+    closure_route: str = "returned_full_time",
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Plan:
+    """Record a review meeting and what it decided.
+
+    * ``continue`` – the plan carries on as it is.
+    * ``increase_hours`` – ``hours_per_week`` goes up (the graduated return).
+    * ``extend`` – the end date moves to ``new_end_date``. A rationale and the parent's
+      agreement are required (Bath & Wells MAT 5.10: "Any extension to the reduced
+      timetable should only be agreed in exceptional circumstances, with parental
+      agreement, and the plan revised to reflect why"; Achieving for Children: "The
+      rationale for having to do so must be clearly identified in the review report").
+      Past the policy maximum it is allowed only where the pack provides for it (an
+      extension or escalation clause), and it schedules the ``over_maximum`` reminder
+      to the DSL (e.g. Derby City's email to the LA).
+    * ``end`` – the pupil returns to full time: the plan is closed.
+
+    Where the policy asks for an LA update notification on a change (Derbyshire), one
+    is scheduled.
+    """
+    if outcome not in REVIEW_OUTCOMES:
+        raise PlanError(f"Unknown review outcome {outcome!r}; choose one of "
+                        f"{', '.join(REVIEW_OUTCOMES)}.")
+    unit = as_unit_of_work(uow)
+    now = now or utcnow()
+    with unit:
+        plan = _load(unit, plan_id, expected_version)
+        _open_plan(plan)
+        if plan.status == PlanStatus.DRAFT:
+            raise PlanError("This plan has not been agreed, so there is nothing to review yet.")
+        loaded = plan.version
+        pack = load_pack(plan.policy_id)
+        case = Case.model_validate(plan.case_json)
+
+        # The review held is the earliest one scheduled and not yet held, if any.
+        scheduled = [r for r in unit.plans.reviews(plan.id) if r.held_on is None]
+        review = scheduled[0] if scheduled else Review(plan_id=plan.id)
+        review.held_on = held_on
+        review.outcome = outcome
+        review.hours_per_week = hours_per_week
+        review.rationale = rationale
+        review.parent_agreed = parent_agreed
+        review.notes = notes
+        review.recorded_by = actor_user_id
+        review.recorded_at = now
+        unit.plans.add_review(review)
+        if review.due_on is not None:
+            unit.reminders.resolve(plan.id, kinds=["review_due"],
+                                   subjects=[review.due_on.isoformat()], now=now)
+
+        change: dict[str, Any] = {}
+        summary = f"Review held on {held_on.isoformat()}: {outcome.replace('_', ' ')}."
+        if outcome == "increase_hours":
+            current = case.plan.hours_per_week
+            if hours_per_week is None:
+                raise PlanError("Give the new number of hours per week.")
+            if current is not None and hours_per_week <= current:
+                raise PlanError(f"The new hours ({hours_per_week:g}) must be more than the "
+                                f"current {current:g} hours a week.")
+            change["plan.hours_per_week"] = hours_per_week
+            summary += f" Hours per week {current} → {hours_per_week:g}."
+        elif outcome == "extend":
+            _check_extension(plan, pack, new_end_date, rationale, parent_agreed)
+            assert new_end_date is not None
+            review.new_end_date = new_end_date
+            change["plan.end_date"] = new_end_date.isoformat()
+            if plan.latest_end_date is not None and new_end_date > plan.latest_end_date:
+                plan.extended_beyond_maximum = True
+                summary += (f" Extended past the policy maximum ({plan.latest_end_date}) "
+                            f"to {new_end_date}: {rationale}")
+            else:
+                summary += f" End date {plan.end_date} → {new_end_date}: {rationale}"
+
+        if outcome == "end":
+            decision = current_decision(plan) or evaluate(case)
+            _close(unit, plan, decision, route=closure_route, closed_on=held_on, now=now)
+        else:
+            decision = _reevaluate(unit, plan, change, now) if change else _refresh(unit, plan, now)
+            if change:
+                _owe_la_notification(unit, plan, decision, "update", held_on, now)
+        _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
+               summary=summary, detail={"review_id": review.id, "outcome": outcome})
+        unit.commit()
+        return plan
+
+
+def _refresh(unit: UnitOfWork, plan: Plan, now: datetime) -> Decision:
+    case = Case.model_validate(plan.case_json)
+    decision = evaluate(case)
+    _apply_decision(unit, plan, case, decision, now)
+    return decision
+
+
+def _check_extension(plan: Plan, pack: Pack, new_end_date: date | None, rationale: str | None,
+                     parent_agreed: bool | None) -> None:
+    if new_end_date is None:
+        raise PlanError("Give the new end date for the extension.")
+    if plan.end_date is not None and new_end_date <= plan.end_date:
+        raise PlanError(f"The new end date must be after the current one ({plan.end_date}).")
+    if not (rationale and rationale.strip()):
+        raise PlanError("Record why the timetable is being extended (the rationale).")
+    if parent_agreed is not True:
+        raise PlanError("An extension needs the parent's or carer's agreement; record it first.")
+    beyond = plan.latest_end_date is not None and new_end_date > plan.latest_end_date
+    if beyond and pack.extension is None and pack.escalation is None:
+        raise PlanError(f"{pack.title} does not allow a timetable past "
+                        f"{plan.latest_end_date}; consider a different intervention.")
+
+
+def _close(unit: UnitOfWork, plan: Plan, decision: Decision, *, route: str, closed_on: date,
+           now: datetime) -> None:
+    plan.status = PlanStatus.CLOSED.value
+    plan.closed_at = now
+    plan.closure_route = route
+    unit.reminders.resolve(plan.id, kinds=DERIVED_KINDS, now=now)
+    for review in unit.plans.reviews(plan.id):
+        if review.held_on is None:
+            unit.session.delete(review)
+    _owe_la_notification(unit, plan, decision, "closure", closed_on, now)
+
+
+def close_plan(
+    uow: UowLike, plan_id: int, *, route: str, actor_user_id: int | None,
+    closed_on: date | None = None, note: str | None = None,
+    expected_version: int | None = None, now: datetime | None = None,
+) -> Plan:
+    """Close the plan (``route``: e.g. ``returned_full_time``, ``alternative_provision``,
+    ``left_school``, ``withdrawn``). Its reminders stop, except an LA closure notification
+    where the policy asks for one (Derbyshire's form 3, Achieving for Children, Bath &
+    Wells MAT)."""
+    unit = as_unit_of_work(uow)
+    now = now or utcnow()
+    with unit:
+        plan = _load(unit, plan_id, expected_version)
+        _open_plan(plan)
+        loaded = plan.version
+        decision = current_decision(plan) or evaluate(Case.model_validate(plan.case_json))
+        _close(unit, plan, decision, route=route, closed_on=closed_on or _today(now), now=now)
+        _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
+               summary=f"Plan closed: {route}." + (f" {note}" if note else ""))
+        unit.commit()
+        return plan
+
+
+def record_la_notification(
+    uow: UowLike, plan_id: int, kind: LaNotificationKind, *, actor_user_id: int | None,
+    sent_on: date | None = None, expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Plan:
+    """Record that the LA was notified (``first``, ``update`` or ``closure``)."""
+    unit = as_unit_of_work(uow)
+    now = now or utcnow()
+    with unit:
+        plan = _load(unit, plan_id, expected_version)
+        loaded = plan.version
+        if kind == "update":
+            unit.reminders.resolve(plan.id, kinds=["la_notification_due"],
+                                   subject_prefix="update:", now=now)
+        else:
+            unit.reminders.resolve(plan.id, kinds=["la_notification_due"], subjects=[kind],
+                                   now=now)
+        when = (sent_on or _today(now)).isoformat()
+        _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
+               summary=f"LA notified ({kind}) on {when}.",
+               detail={"la_notification": kind, "sent_on": when})
+        unit.commit()
+        return plan
+
+
+def acknowledge_reminder(
+    uow: UowLike, reminder_id: int, *, actor_user_id: int | None, now: datetime | None = None,
+) -> Reminder:
+    """Someone has acted on a reminder: stop it (and its escalations) from escalating."""
+    unit = as_unit_of_work(uow)
+    now = now or utcnow()
+    with unit:
+        reminder = unit.session.get(Reminder, reminder_id)
+        if reminder is None or reminder.plan_id is None:
+            raise PlanError(f"No reminder {reminder_id}.")
+        unit.reminders.resolve(reminder.plan_id, kinds=[reminder.kind],
+                               subjects=[reminder.subject], now=now)
+        plan = unit.plans.get(reminder.plan_id)
+        unit.audit.record("update", "reminder", reminder_id, actor_user_id=actor_user_id,
+                          school_id=plan.school_id, at=now,
+                          detail={"summary": f"Reminder {reminder.kind} acknowledged."})
+        unit.commit()
+        unit.session.refresh(reminder)
+        return reminder

@@ -1,0 +1,310 @@
+"""The tables. Alembic migrations (``storage/migrations``) are the source of the schema;
+these classes must stay in step with them (a test compares the two).
+
+Every datetime is timezone-aware UTC (:class:`storage.types.UTCDateTime`).
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    DSL = "dsl"
+    HEADTEACHER = "headteacher"
+    EWO = "ewo"
+    LA_OFFICER = "la_officer"
+    ADMIN = "admin"
+
+
+class PlanStatus(StrEnum):
+    DRAFT = "draft"
+    AWAITING = "awaiting"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class ReminderStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AuditAction(StrEnum):
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    EXPORT = "export"
+
+
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+def _utc(nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
+
+
+def _fk(target: str, nullable: bool, index: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
+    )
+
+
+class LocalAuthority(SQLModel, table=True):
+    __tablename__ = "local_authorities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(200))
+    policy_id: str = Field(sa_type=String(64), unique=True)
+
+
+class School(SQLModel, table=True):
+    __tablename__ = "schools"
+    __table_args__ = (UniqueConstraint("la_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(200))
+    la_id: int | None = _fk("local_authorities.id", nullable=True)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", Role), name="role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_type=String(320), unique=True)
+    role: str = Field(sa_type=String(20))
+    school_id: int | None = _fk("schools.id", nullable=True, index=True)
+    la_id: int | None = _fk("local_authorities.id", nullable=True)
+    password_hash: str | None = Field(default=None, sa_type=String(255))
+    display_name: str = Field(default="", sa_type=String(200))
+    slack_user_id: str | None = Field(default=None, sa_type=String(64), index=True)
+    created_at: datetime = _utc(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token; only its SHA-256 hex digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=String(64), unique=True)
+    user_id: int = _fk("users.id", nullable=False, index=True)
+    created_at: datetime = _utc(default_factory=utcnow)
+    last_used_at: datetime | None = _utc(nullable=True, default=None)
+    revoked_at: datetime | None = _utc(nullable=True, default=None)
+
+
+class Pupil(SQLModel, table=True):
+    """Only what a plan needs to name the child (data minimisation)."""
+
+    __tablename__ = "pupils"
+
+    id: int | None = Field(default=None, primary_key=True)
+    first_name: str = Field(sa_type=String(100))
+    last_name: str = Field(sa_type=String(100))
+    date_of_birth: date | None = Field(default=None, sa_type=Date)
+    upn: str | None = Field(default=None, sa_type=String(13))
+    school_id: int = _fk("schools.id", nullable=False, index=True)
+
+
+class Plan(SQLModel, table=True):
+    """A pupil's part-time timetable. ``version`` is the optimistic-locking counter."""
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        CheckConstraint(_in("status", PlanStatus), name="status"),
+        Index("ix_plans_school_id_status", "school_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = _fk("schools.id", nullable=False)
+    pupil_id: int = _fk("pupils.id", nullable=False, index=True)
+    policy_id: str = Field(sa_type=String(64))
+    status: str = Field(default=PlanStatus.DRAFT.value, sa_type=String(20))
+    case_json: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    decision_json: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    timetable_json: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    start_date: date | None = Field(default=None, sa_type=Date)
+    end_date: date | None = Field(default=None, sa_type=Date)
+    latest_end_date: date | None = Field(default=None, sa_type=Date)
+    extended_beyond_maximum: bool = Field(default=False)
+    lead_user_id: int | None = _fk("users.id", nullable=True)
+    version: int = Field(default=1)
+    created_at: datetime = _utc(default_factory=utcnow)
+    updated_at: datetime = _utc(default_factory=utcnow)
+    closed_at: datetime | None = _utc(nullable=True, default=None)
+    closure_route: str | None = Field(default=None, sa_type=String(64))
+
+
+class PlanVersion(SQLModel, table=True):
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = _fk("plans.id", nullable=False)
+    version: int
+    snapshot_json: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    changed_by: int | None = _fk("users.id", nullable=True)
+    changed_at: datetime = _utc(default_factory=utcnow)
+    change_summary: str = Field(default="", sa_type=Text)
+
+
+class Consultation(SQLModel, table=True):
+    """One consultee (role) of a plan: what the policy requires of them and where it stands."""
+
+    __tablename__ = "consultations"
+    __table_args__ = (UniqueConstraint("plan_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = _fk("plans.id", nullable=False)
+    role: str = Field(sa_type=String(64))
+    requirement: str = Field(sa_type=String(20))
+    status: str = Field(default="not_contacted", sa_type=String(20))
+    created_at: datetime = _utc(default_factory=utcnow)
+    updated_at: datetime = _utc(default_factory=utcnow)
+    note: str | None = Field(default=None, sa_type=Text)
+
+
+class Review(SQLModel, table=True):
+    """A scheduled (``held_on`` null) or held review of a plan."""
+
+    __tablename__ = "reviews"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = _fk("plans.id", nullable=False, index=True)
+    due_on: date | None = Field(default=None, sa_type=Date)
+    held_on: date | None = Field(default=None, sa_type=Date)
+    outcome: str | None = Field(default=None, sa_type=String(20))
+    hours_per_week: float | None = None
+    new_end_date: date | None = Field(default=None, sa_type=Date)
+    rationale: str | None = Field(default=None, sa_type=Text)
+    parent_agreed: bool | None = None
+    notes: str | None = Field(default=None, sa_type=Text)
+    recorded_by: int | None = _fk("users.id", nullable=True)
+    recorded_at: datetime | None = _utc(nullable=True, default=None)
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder to deliver once, at ``due_at``, identified by ``idempotency_key``.
+
+    ``escalate_at`` is set when a sent reminder may be escalated if nobody acts on it;
+    it is cleared when the matter is resolved or the escalation row is created.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        CheckConstraint(_in("status", ReminderStatus), name="status"),
+        Index("ix_reminders_status_due_at", "status", "due_at"),
+        Index("ix_reminders_escalate_at", "escalate_at"),
+        Index("ix_reminders_plan_id_status", "plan_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int | None = _fk("plans.id", nullable=True)
+    kind: str = Field(sa_type=String(40))
+    subject: str = Field(default="", sa_type=String(100))
+    due_at: datetime = _utc()
+    idempotency_key: str = Field(sa_type=String(255), unique=True)
+    status: str = Field(default=ReminderStatus.PENDING.value, sa_type=String(20))
+    attempts: int = Field(default=0)
+    claimed_at: datetime | None = _utc(nullable=True, default=None)
+    claimed_by: str | None = Field(default=None, sa_type=String(100))
+    sent_at: datetime | None = _utc(nullable=True, default=None)
+    escalation_level: int = Field(default=0)
+    escalate_at: datetime | None = _utc(nullable=True, default=None)
+    resolved_at: datetime | None = _utc(nullable=True, default=None)
+    parent_id: int | None = _fk("reminders.id", nullable=True)
+    recipient_user_id: int | None = _fk("users.id", nullable=True)
+    recipient_role: str | None = Field(default=None, sa_type=String(20))
+    channel: str | None = Field(default=None, sa_type=String(20))
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _utc(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    """An interview in progress. ``version`` is the optimistic-locking counter."""
+
+    __tablename__ = "conversations"
+
+    id: str = Field(primary_key=True, sa_type=String(36))
+    user_id: int | None = _fk("users.id", nullable=True, index=True)
+    policy_id: str = Field(sa_type=String(64))
+    channel: str | None = Field(default=None, sa_type=String(20))
+    state_json: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    version: int = Field(default=1)
+    finished: bool = Field(default=False)
+    plan_id: int | None = _fk("plans.id", nullable=True)
+    created_at: datetime = _utc(default_factory=utcnow)
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class ConversationAnswer(SQLModel, table=True):
+    """One answer, stored the moment it is given (accepted or not)."""
+
+    __tablename__ = "conversation_answers"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id"), nullable=False)
+    )
+    seq: int
+    fact: str | None = Field(default=None, sa_type=String(100))
+    raw_text: str = Field(default="", sa_type=Text)
+    accepted: bool = Field(default=False)
+    at: datetime = _utc(default_factory=utcnow)
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint(_in("action", AuditAction), name="action"),
+        Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),
+        Index("ix_audit_log_school_id_at", "school_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(default_factory=utcnow)
+    actor_user_id: int | None = _fk("users.id", nullable=True)
+    action: str = Field(sa_type=String(10))
+    entity: str = Field(sa_type=String(40))
+    entity_id: str | None = Field(default=None, sa_type=String(64))
+    school_id: int | None = _fk("schools.id", nullable=True)
+    detail_json: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+ALL_TABLES = [
+    LocalAuthority, School, User, ApiToken, Pupil, Plan, PlanVersion, Consultation,
+    Review, Reminder, Conversation, ConversationAnswer, AuditLog,
+]

@@ -1,0 +1,217 @@
+"""The reminder queue: claim due rows atomically, mark them, reap stuck claims,
+create escalation rows. Each function runs its own short transaction (the marks may share
+one connection: :func:`delivery_connection`).
+
+Claiming: PostgreSQL uses ``SELECT ... FOR UPDATE SKIP LOCKED`` so concurrent sweepers
+take disjoint rows without waiting; SQLite (one writer at a time, ``BEGIN IMMEDIATE``)
+uses compare-and-set: ``UPDATE ... SET status='sending' WHERE id=? AND status='pending'``
+and keeps the row only if exactly one row changed.
+
+Every query is driven by an index (``(status, due_at)`` or ``escalate_at``), so the cost
+of a sweep grows with the number of due rows, not with the size of the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, update
+from sqlmodel import col, select
+
+from storage.db import SessionFactory
+from storage.models import Reminder, ReminderStatus
+from storage.repositories import insert_ignoring_duplicates
+
+PENDING = ReminderStatus.PENDING.value
+SENDING = ReminderStatus.SENDING.value
+SENT = ReminderStatus.SENT.value
+FAILED = ReminderStatus.FAILED.value
+ESCALATION_SUFFIX = ":escalation-"
+# Core statements on the table: the queue's hot path needs no ORM bookkeeping.
+REMINDERS = Reminder.__table__
+
+MarkTarget = SessionFactory | Connection
+
+
+@contextmanager
+def delivery_connection(session_factory: SessionFactory) -> Iterator[Connection]:
+    """One connection to record a sweep's deliveries on, each in its own transaction.
+
+    On PostgreSQL it runs in autocommit mode: every mark is a single UPDATE, atomic by
+    itself, so one round trip makes it durable. On SQLite each mark is a short
+    ``BEGIN IMMEDIATE`` transaction.
+    """
+    with session_factory() as session:
+        bind = session.get_bind()
+    with bind.connect() as connection:
+        if bind.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+@contextmanager
+def _transaction(target: MarkTarget) -> Iterator[Connection]:
+    if isinstance(target, Connection):
+        with target.begin():
+            yield target
+        return
+    with target() as session:
+        yield session.connection()
+        session.commit()
+
+
+def claim_due(
+    session_factory: SessionFactory, *, now: datetime, worker_id: str, limit: int = 200
+) -> list[Reminder]:
+    """Claim up to ``limit`` pending reminders due at or before ``now``.
+
+    Returns detached copies of the claimed rows (status ``sending``, ``claimed_by`` =
+    ``worker_id``). No other worker can claim them until they are marked or reaped.
+    """
+    with session_factory() as session:
+        due = (
+            select(Reminder.id)
+            .where(col(Reminder.status) == PENDING, col(Reminder.due_at) <= now)
+            .order_by(col(Reminder.due_at), col(Reminder.id))
+            .limit(limit)
+        )
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            due = due.with_for_update(skip_locked=True)
+        ids = list(session.exec(due))
+        if not ids:
+            session.rollback()
+            return []
+        claim = update(REMINDERS).values(
+            status=SENDING, claimed_by=worker_id, claimed_at=now, attempts=Reminder.attempts + 1
+        )
+        if postgres:
+            session.execute(claim.where(col(Reminder.id).in_(ids)))
+            claimed = ids
+        else:
+            claimed = [
+                reminder_id for reminder_id in ids
+                if session.execute(
+                    claim.where(col(Reminder.id) == reminder_id, col(Reminder.status) == PENDING)
+                ).rowcount == 1
+            ]
+        rows = list(session.exec(
+            select(Reminder).where(col(Reminder.id).in_(claimed))
+            .order_by(col(Reminder.due_at), col(Reminder.id))
+        )) if claimed else []
+        session.commit()
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def mark_sent(
+    target: MarkTarget, reminder_id: int, *, worker_id: str, now: datetime,
+    escalate_at: datetime | None = None,
+) -> bool:
+    """Record a delivery. False if the claim was lost (reaped and taken by another worker)."""
+    with _transaction(target) as connection:
+        changed = connection.execute(
+            update(REMINDERS)
+            .where(col(Reminder.id) == reminder_id, col(Reminder.status) == SENDING,
+                   col(Reminder.claimed_by) == worker_id)
+            .values(status=SENT, sent_at=now, last_error=None, escalate_at=escalate_at)
+        ).rowcount
+        return changed == 1
+
+
+def mark_failed(
+    target: MarkTarget, reminder_id: int, *, worker_id: str, error: str,
+    retry_at: datetime | None, escalate_at: datetime | None = None,
+) -> bool:
+    """Record a failed delivery: back to pending at ``retry_at``, or ``failed`` for good
+    when ``retry_at`` is None (then ``escalate_at`` lets the escalation take it up)."""
+    values: dict[str, Any] = {"last_error": error[:2000], "claimed_by": None, "claimed_at": None}
+    if retry_at is None:
+        values.update(status=FAILED, escalate_at=escalate_at)
+    else:
+        values.update(status=PENDING, due_at=retry_at)
+    with _transaction(target) as connection:
+        changed = connection.execute(
+            update(REMINDERS)
+            .where(col(Reminder.id) == reminder_id, col(Reminder.status) == SENDING,
+                   col(Reminder.claimed_by) == worker_id)
+            .values(**values)
+        ).rowcount
+        return changed == 1
+
+
+def release_claims(target: MarkTarget, ids: Sequence[int], *, worker_id: str) -> int:
+    """Give back claimed rows this worker will not deliver (they become pending again)."""
+    if not ids:
+        return 0
+    with _transaction(target) as connection:
+        changed = connection.execute(
+            update(REMINDERS)
+            .where(col(Reminder.id).in_(list(ids)), col(Reminder.status) == SENDING,
+                   col(Reminder.claimed_by) == worker_id)
+            .values(status=PENDING, claimed_by=None, claimed_at=None,
+                    attempts=Reminder.attempts - 1)
+        ).rowcount or 0
+        return changed
+
+
+def reap_stuck(session_factory: SessionFactory, *, now: datetime, timeout: timedelta) -> int:
+    """Reset rows left in ``sending`` longer than ``timeout`` (their worker died) to
+    ``pending`` so another sweep delivers them. Returns how many were reset."""
+    with session_factory() as session:
+        changed = session.execute(
+            update(REMINDERS)
+            .where(col(Reminder.status) == SENDING, col(Reminder.claimed_at) < now - timeout)
+            .values(status=PENDING, claimed_by=None, claimed_at=None,
+                    last_error="reset by the reaper: the sweeper claiming it stopped")
+        ).rowcount or 0
+        session.commit()
+        return changed
+
+
+def escalate_due(
+    session_factory: SessionFactory, *, now: datetime,
+    next_role: Callable[[Reminder], str | None], limit: int = 500,
+) -> int:
+    """Create the escalation row for each reminder whose ``escalate_at`` has passed.
+
+    The new row goes to ``next_role(reminder)``, is due at once, and carries the key
+    ``<original key>:escalation-<level>``; the unique key makes concurrent sweepers
+    create it once. Returns how many rows were created.
+    """
+    created = 0
+    with session_factory() as session:
+        query = (
+            select(Reminder)
+            .where(col(Reminder.escalate_at) <= now)
+            .order_by(col(Reminder.escalate_at), col(Reminder.id))
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        parents = list(session.exec(query))
+        for parent in parents:
+            role = next_role(parent)
+            if role is not None:
+                level = parent.escalation_level + 1
+                root_key = parent.idempotency_key.split(ESCALATION_SUFFIX)[0]
+                created += insert_ignoring_duplicates(session, Reminder, [{
+                    "plan_id": parent.plan_id,
+                    "kind": parent.kind,
+                    "subject": parent.subject,
+                    "due_at": now,
+                    "idempotency_key": f"{root_key}{ESCALATION_SUFFIX}{level}",
+                    "status": PENDING,
+                    "attempts": 0,
+                    "escalation_level": level,
+                    "parent_id": parent.id,
+                    "recipient_role": role,
+                    "created_at": now,
+                }], "idempotency_key")
+            parent.escalate_at = None
+        session.commit()
+    return created

@@ -1,0 +1,315 @@
+"""The plan lifecycle service (assistant.services.plans) on a real database."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+
+from assistant.services import (
+    PlanError,
+    PupilDetails,
+    acknowledge_reminder,
+    close_plan,
+    create_plan,
+    record_consultee_reply,
+    record_la_notification,
+    record_review,
+    record_step,
+)
+from storage.errors import ConflictError
+from storage.models import AuditLog, Plan, Reminder
+from storage.uow import UnitOfWork
+from tests.integration.conftest import Staff, seed_staff
+
+NOW = datetime(2026, 2, 20, 9, 0, tzinfo=UTC)
+
+#: Derby City, a looked-after child: every step done, the Virtual School only consulted.
+DERBY_CASE: dict[str, Any] = {
+    "policy": "derby-city",
+    "pupil": {"year_group": "Y4"},
+    "circumstances": {"looked_after": True},
+    "reasons": ["semh"],
+    "plan": {"start_date": "2026-03-02", "end_date": "2026-03-27", "hours_per_week": 15},
+    "steps": {"parent_consent": "given", "risk_assessment": "no_concerns",
+              "alternatives_exhausted": True, "needs_assessment": True,
+              "planning_meeting_held": True, "written_plan": True, "headteacher_signed": True},
+    "consultations": {"virtual_school": "consulted", "education_welfare": "consulted"},
+}
+
+#: Derbyshire, Early Help involved, ready to go; the policy asks for first / update /
+#: closure notifications to the LA.
+DERBYSHIRE_CASE: dict[str, Any] = {
+    "policy": "derbyshire",
+    "pupil": {"year_group": "Y9"},
+    "circumstances": {"early_help": True},
+    "reasons": ["mental_health"],
+    "plan": {"start_date": "2026-06-01", "end_date": "2026-07-03", "hours_per_week": 10},
+    "steps": {"parent_consent": "given", "risk_assessment": "no_concerns",
+              "planning_meeting_held": True, "written_plan": True},
+    "consultations": {"early_help_worker": "consulted"},
+}
+
+
+def _new_plan(session_factory: sessionmaker[Session], staff: Staff,
+              case: dict[str, Any] | None = None) -> Plan:
+    return create_plan(session_factory, case=copy.deepcopy(case or DERBY_CASE),
+                       school_id=staff.school_id, pupil=PupilDetails("Jo", "Smith"),
+                       actor_user_id=staff.lead_id, now=NOW)
+
+
+def _reminders(session_factory: sessionmaker[Session], plan_id: int) -> dict[str, Reminder]:
+    with UnitOfWork(session_factory) as uow:
+        return {r.idempotency_key: r for r in uow.reminders.for_plan(plan_id)}
+
+
+def _pending(session_factory: sessionmaker[Session], plan_id: int) -> set[tuple[str, str]]:
+    return {(r.kind, r.subject) for r in _reminders(session_factory, plan_id).values()
+            if r.status == "pending"}
+
+
+def test_a_new_plan_stores_its_case_decision_consultees_reviews_and_reminders(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    assert (plan.status, plan.version, plan.lead_user_id) == ("awaiting", 1, staff.lead_id)
+    assert plan.decision_json["outcome"] == "not_yet"
+    assert plan.start_date == date(2026, 3, 2) and plan.end_date == date(2026, 3, 27)
+    assert plan.latest_end_date is not None
+    with UnitOfWork(session_factory) as uow:
+        consultations = {c.role: (c.requirement, c.status)
+                         for c in uow.plans.consultations(plan.id)}
+        reviews = [r.due_on for r in uow.plans.reviews(plan.id)]
+    assert consultations["virtual_school"] == ("agree", "consulted")
+    assert reviews == [date(2026, 3, 13), date(2026, 3, 27)]
+    assert _pending(session_factory, plan.id) == {
+        ("agreement_missing", "virtual_school"),
+        ("la_notification_due", "first"),
+        ("review_due", "2026-03-13"),
+        ("review_due", "2026-03-27"),
+        ("end_date_near", "2026-03-27"),
+        ("end_date_passed", "2026-03-27"),
+    }
+    reminders = _reminders(session_factory, plan.id)
+    chase = reminders[f"plan:{plan.id}:agreement_missing:virtual_school"]
+    # Sought on Friday 20 February; five school days later is Friday 27 February.
+    assert chase.due_at == datetime(2026, 2, 27, 7, 30, tzinfo=UTC)
+    assert chase.recipient_user_id == staff.lead_id
+
+
+def test_the_virtual_school_agreeing_later_activates_the_plan_and_stops_the_chase(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    plan = record_consultee_reply(session_factory, plan.id, "virtual_school", "agreed",
+                                  actor_user_id=staff.lead_id, note="Email from the VSH",
+                                  expected_version=1, now=NOW)
+    assert (plan.status, plan.version) == ("active", 2)
+    assert plan.decision_json["outcome"] == "may_proceed"
+    assert ("agreement_missing", "virtual_school") not in _pending(session_factory, plan.id)
+    with UnitOfWork(session_factory) as uow:
+        vs = next(c for c in uow.plans.consultations(plan.id) if c.role == "virtual_school")
+    assert (vs.status, vs.note) == ("agreed", "Email from the VSH")
+
+
+def test_every_change_writes_a_plan_version_and_an_audit_row(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    record_consultee_reply(session_factory, plan.id, "virtual_school", "agreed",
+                           actor_user_id=staff.dsl_id, now=NOW)
+    record_step(session_factory, plan.id, "healthcare_plan", True, actor_user_id=staff.lead_id,
+                now=NOW)
+    with UnitOfWork(session_factory) as uow:
+        versions = uow.plans.versions(plan.id)
+        audit = uow.audit.for_entity("plan", plan.id)
+    assert [v.version for v in versions] == [1, 2, 3]
+    assert [v.changed_by for v in versions] == [staff.lead_id, staff.dsl_id, staff.lead_id]
+    assert "awaiting → active" in versions[1].change_summary
+    assert versions[2].snapshot_json["case"]["steps"]["healthcare_plan"] is True
+    assert [a.action for a in audit] == ["create", "update", "update"]
+    assert all(a.school_id == staff.school_id for a in audit)
+
+
+def test_a_change_based_on_a_stale_version_is_refused_and_nothing_is_written(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    record_step(session_factory, plan.id, "healthcare_plan", True, actor_user_id=staff.dsl_id,
+                expected_version=1, now=NOW)
+    with pytest.raises(ConflictError, match="changed by someone else a moment ago"):
+        record_consultee_reply(session_factory, plan.id, "virtual_school", "agreed",
+                               actor_user_id=staff.lead_id, expected_version=1, now=NOW)
+    with UnitOfWork(session_factory) as uow:
+        stored = uow.plans.get(plan.id)
+        assert (stored.version, stored.status) == (2, "awaiting")
+        assert len(uow.audit.for_entity("plan", plan.id)) == 2
+
+
+def test_refused_consent_sends_the_plan_back_to_draft_and_stops_its_reminders(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    plan = record_step(session_factory, plan.id, "parent_consent", "refused",
+                       actor_user_id=staff.lead_id, now=NOW)
+    assert plan.status == "draft"
+    assert plan.decision_json["outcome"] == "must_not_proceed"
+    assert _pending(session_factory, plan.id) == set()
+
+
+def test_an_unknown_step_value_is_refused_with_the_field_named(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    with pytest.raises(PlanError, match=r"steps\.parent_consent"):
+        record_step(session_factory, plan.id, "parent_consent", "maybe",
+                    actor_user_id=staff.lead_id, now=NOW)
+
+
+def _active_derby_plan(session_factory: sessionmaker[Session], staff: Staff) -> Plan:
+    plan = _new_plan(session_factory, staff)
+    return record_consultee_reply(session_factory, plan.id, "virtual_school", "agreed",
+                                  actor_user_id=staff.lead_id, now=NOW)
+
+
+def test_a_review_that_increases_the_hours_is_recorded_and_re_evaluated(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    plan = record_review(session_factory, plan.id, outcome="increase_hours",
+                         held_on=date(2026, 3, 13), hours_per_week=20,
+                         actor_user_id=staff.lead_id, notes="Going well", now=NOW)
+    assert plan.case_json["plan"]["hours_per_week"] == 20
+    assert plan.status == "active"
+    with UnitOfWork(session_factory) as uow:
+        held = [r for r in uow.plans.reviews(plan.id) if r.held_on]
+    assert [(r.due_on, r.outcome, r.hours_per_week) for r in held] == [
+        (date(2026, 3, 13), "increase_hours", 20)]
+    reminder = _reminders(session_factory, plan.id)[f"plan:{plan.id}:review_due:2026-03-13"]
+    assert reminder.status == "cancelled"
+    with pytest.raises(PlanError, match="must be more than"):
+        record_review(session_factory, plan.id, outcome="increase_hours",
+                      held_on=date(2026, 3, 27), hours_per_week=18,
+                      actor_user_id=staff.lead_id, now=NOW)
+
+
+def test_a_held_review_is_not_scheduled_again_for_the_same_date(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    plan = record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 3, 13),
+                         actor_user_id=staff.lead_id, now=NOW)
+    with UnitOfWork(session_factory) as uow:
+        reviews = uow.plans.reviews(plan.id)
+    on_the_day = [r for r in reviews if r.due_on == date(2026, 3, 13)]
+    assert len(on_the_day) == 1
+    assert on_the_day[0].held_on == date(2026, 3, 13)
+
+
+def test_an_extension_needs_a_later_end_date_a_rationale_and_the_parents_agreement(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    base = dict(outcome="extend", held_on=date(2026, 3, 13), actor_user_id=staff.lead_id, now=NOW)
+    with pytest.raises(PlanError, match="rationale"):
+        record_review(session_factory, plan.id, new_end_date=date(2026, 4, 10),
+                      parent_agreed=True, **base)
+    with pytest.raises(PlanError, match="parent"):
+        record_review(session_factory, plan.id, new_end_date=date(2026, 4, 10),
+                      rationale="Anxiety about the move", parent_agreed=False, **base)
+    with pytest.raises(PlanError, match="after the current"):
+        record_review(session_factory, plan.id, new_end_date=date(2026, 3, 20),
+                      rationale="x", parent_agreed=True, **base)
+    plan = record_review(session_factory, plan.id, new_end_date=date(2026, 4, 10),
+                         rationale="Anxiety about the move", parent_agreed=True, **base)
+    assert plan.end_date == date(2026, 4, 10)
+    assert plan.extended_beyond_maximum is False and plan.status == "active"
+    pending = _pending(session_factory, plan.id)
+    assert ("end_date_near", "2026-04-10") in pending
+    assert ("end_date_near", "2026-03-27") not in pending
+
+
+def test_extending_past_the_policy_maximum_keeps_the_plan_active_and_escalates_to_the_dsl(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    latest = plan.latest_end_date
+    assert latest is not None
+    plan = record_review(session_factory, plan.id, outcome="extend", held_on=date(2026, 3, 27),
+                         new_end_date=date(2026, 5, 1), rationale="Awaiting CAMHS assessment",
+                         parent_agreed=True, actor_user_id=staff.lead_id, now=NOW)
+    assert plan.extended_beyond_maximum is True
+    assert plan.status == "active"
+    assert plan.decision_json["outcome"] == "must_not_proceed"  # the evaluator's own view
+    over = _reminders(session_factory, plan.id)[f"plan:{plan.id}:over_maximum:{latest}"]
+    assert (over.status, over.recipient_role, over.recipient_user_id) == ("pending", "dsl", None)
+    assert over.due_at.date() > latest
+    with UnitOfWork(session_factory) as uow:
+        upcoming = [r.due_on for r in uow.plans.reviews(plan.id) if r.held_on is None]
+    assert upcoming and max(upcoming) <= date(2026, 5, 1) and max(upcoming) > latest
+
+
+def test_a_review_that_ends_the_plan_closes_it_and_owes_the_la_a_closure_notice(
+    session_factory: sessionmaker[Session],
+) -> None:
+    staff = seed_staff(session_factory, "derbyshire", "Ash Academy")
+    plan = _new_plan(session_factory, staff, DERBYSHIRE_CASE)
+    assert plan.status == "active"
+    plan = record_review(session_factory, plan.id, outcome="end", held_on=date(2026, 6, 26),
+                         actor_user_id=staff.lead_id, notes="Back full time", now=NOW)
+    assert (plan.status, plan.closure_route) == ("closed", "returned_full_time")
+    assert plan.closed_at == NOW
+    assert _pending(session_factory, plan.id) == {
+        ("la_notification_due", "first"), ("la_notification_due", "closure")}
+    with pytest.raises(PlanError, match="closed"):
+        record_step(session_factory, plan.id, "written_plan", True, actor_user_id=staff.lead_id)
+
+
+def test_derbyshire_is_owed_an_update_when_a_review_changes_the_plan(
+    session_factory: sessionmaker[Session],
+) -> None:
+    staff = seed_staff(session_factory, "derbyshire", "Ash Academy")
+    plan = _new_plan(session_factory, staff, DERBYSHIRE_CASE)
+    plan = record_review(session_factory, plan.id, outcome="increase_hours",
+                         held_on=date(2026, 6, 15), hours_per_week=15,
+                         actor_user_id=staff.lead_id, now=NOW)
+    assert ("la_notification_due", "update:2026-06-15") in _pending(session_factory, plan.id)
+    record_la_notification(session_factory, plan.id, "update", actor_user_id=staff.lead_id,
+                           now=NOW)
+    record_la_notification(session_factory, plan.id, "first", actor_user_id=staff.lead_id,
+                           now=NOW)
+    assert not {k for k, _ in _pending(session_factory, plan.id) if k == "la_notification_due"}
+
+
+def test_closing_a_plan_stops_its_reminders(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    plan = close_plan(session_factory, plan.id, route="alternative_provision",
+                      actor_user_id=staff.dsl_id, note="Place at the PRU", now=NOW)
+    assert (plan.status, plan.closure_route) == ("closed", "alternative_provision")
+    # Derby City asks for no closure notice; the first notification is still owed.
+    assert _pending(session_factory, plan.id) == {("la_notification_due", "first")}
+    with UnitOfWork(session_factory) as uow:
+        assert [r for r in uow.plans.reviews(plan.id) if r.held_on is None] == []
+        assert "Place at the PRU" in uow.plans.versions(plan.id)[-1].change_summary
+
+
+def test_acknowledging_a_sent_reminder_stops_it_escalating(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    key = f"plan:{plan.id}:la_notification_due:first"
+    with UnitOfWork(session_factory) as uow:
+        reminder = uow.session.exec(select(Reminder).where(Reminder.idempotency_key == key)).one()
+        reminder.status, reminder.sent_at, reminder.escalate_at = "sent", NOW, NOW
+        uow.commit()
+    acknowledged = acknowledge_reminder(session_factory, reminder.id, actor_user_id=staff.lead_id,
+                                        now=NOW)
+    assert acknowledged.escalate_at is None and acknowledged.resolved_at == NOW
+    with UnitOfWork(session_factory) as uow:
+        assert uow.session.exec(select(AuditLog).where(AuditLog.entity == "reminder")).one()
