@@ -1,0 +1,228 @@
+"""Admin commands (contract §3): ``ptt serve``, ``ptt users add``, ``ptt demo``, ``ptt db``."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+
+import click
+from sqlmodel import Session, func, select
+
+from assistant.config import Settings
+from rules import known_policy_ids, load_pack
+from storage.db import make_engine, make_session_factory
+
+ROLES = ("staff", "dsl", "headteacher", "ewo", "la_officer", "admin")
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _migrate_embedded(settings: Settings) -> None:
+    """The embedded SQLite database is brought up to date automatically; PostgreSQL is
+    migrated explicitly with ``ptt db upgrade`` (so that a deploy controls when)."""
+    if settings.is_sqlite:
+        from storage.migrate import upgrade
+
+        upgrade(settings.database_url)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------- serve
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--demo", is_flag=True, help="Load demo data into an empty database and print the demo logins.")
+def serve(host: str, port: int, demo: bool) -> None:
+    """Run the web app with Flask's development server.
+
+    For production run `ptt db upgrade` once, then
+    `gunicorn 'assistant.web:create_app()' -w 2 -b 0.0.0.0:8000` behind HTTPS.
+    """
+    overrides: dict[str, object] = {}
+    if "COOKIE_SECURE" not in os.environ and _is_loopback(host):
+        overrides["cookie_secure"] = False  # plain http on this machine only
+    settings = _settings(**overrides)
+    _migrate_embedded(settings)
+    if demo:
+        _demo_if_empty(settings)
+    from assistant.web import create_app
+
+    app = create_app(settings)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    click.echo(f"Part-Time Timetable Assistant on {url}")
+    click.echo(f"Database: {settings.database_url}")
+    if app.extensions.get("ptt_sweeper") is not None:
+        click.echo("Reminder sweeper: running in the background.")
+    if demo:
+        _print_demo_logins()
+    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+def _demo_if_empty(settings: Settings) -> None:
+    from storage.models import User
+
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            users = session.exec(select(func.count()).select_from(User)).one()
+        if users == 0:
+            from assistant.demo import load_demo
+
+            result = load_demo(make_session_factory(engine))
+            click.echo(f"Loaded demo data: {result.plans_created} plans.")
+    finally:
+        engine.dispose()
+
+
+def _print_demo_logins() -> None:
+    from assistant.demo import AUTHORITIES, DEMO_DOMAIN, DEMO_PASSWORD
+
+    first = AUTHORITIES[0]
+    school = first.schools[0]
+    click.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
+    for email, what in (
+        (f"staff@{school.slug}.{DEMO_DOMAIN}", f"school staff, {school.name} ({first.name})"),
+        (f"dsl@{school.slug}.{DEMO_DOMAIN}", "designated safeguarding lead"),
+        (f"headteacher@{school.slug}.{DEMO_DOMAIN}", "headteacher"),
+        (f"ewo@{first.slug}.{DEMO_DOMAIN}", f"education welfare officer, {first.name}"),
+        (f"la.officer@{first.slug}.{DEMO_DOMAIN}", "LA officer"),
+        (f"admin@ptt.{DEMO_DOMAIN}", "administrator"),
+    ):
+        click.echo(f"  {email:<36} {what}")
+    click.echo("  (every LA has the same set: run `ptt demo` to list them all)")
+
+
+# --------------------------------------------------------------------------- users
+@click.group()
+def users() -> None:
+    """Add or update users and print API tokens."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do and see.")
+@click.option("--school", "school_name", help="The user's school (created when new).")
+@click.option("--la", "policy_id", help="The local authority, by its policy id (created when new).")
+@click.option("--name", "display_name", help="The name shown in the app.")
+@click.option("--password", "password", help="Set a password for signing in to the web app "
+              "(or give it on standard input with --password-stdin).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_add(email: str, role: str, school_name: str | None, policy_id: str | None, display_name: str | None,
+              password: str | None, password_stdin: bool) -> None:
+    """Create or update a user and print a fresh API token (the last line of output)."""
+    from assistant.services.auth import AuthError, hash_password, issue_token
+    from storage.repositories import DirectoryRepository
+
+    if policy_id is not None and policy_id not in known_policy_ids():
+        raise click.BadParameter(f"unknown policy {policy_id!r}; known: {', '.join(known_policy_ids())}",
+                                 param_hint="--la")
+    if role in ("staff", "dsl", "headteacher") and not school_name:
+        raise click.BadParameter("school staff need --school NAME", param_hint="--school")
+    if role in ("ewo", "la_officer") and not policy_id:
+        raise click.BadParameter("LA users need --la POLICY_ID", param_hint="--la")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    settings = _settings()
+    _migrate_embedded(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            directory = DirectoryRepository(session)
+            la = directory.get_or_create_la(policy_id, name=load_pack(policy_id).publisher) if policy_id else None
+            school = None
+            if school_name:
+                school = directory.get_or_create_school(school_name.strip(), la.id if la else None)
+                if la is None and school.la_id is not None:
+                    la = directory.get_la(school.la_id)
+            try:
+                password_hash = hash_password(password) if password else None
+            except AuthError as error:
+                raise click.BadParameter(str(error), param_hint="--password") from None
+            existing = directory.user_by_email(email)
+            user = directory.upsert_user(
+                email, role, school_id=school.id if school else None, la_id=la.id if la else None,
+                display_name=display_name, password_hash=password_hash,
+            )
+            if existing is not None and school is None and role not in ("staff", "dsl", "headteacher"):
+                user.school_id = None
+            token = issue_token(session, user)
+            session.commit()
+            where = ", ".join(x for x in (school.name if school else "", la.name if la else "") if x)
+            click.echo(f"{'Updated' if existing else 'Created'} {user.email} ({role}{': ' + where if where else ''}).")
+            click.echo("API token (shown once; use as 'Authorization: Bearer TOKEN'):")
+            click.echo(token)
+    finally:
+        engine.dispose()
+
+
+@users.command("list")
+def users_list() -> None:
+    """List the users with their roles and schools."""
+    from storage.models import LocalAuthority, School, User
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            schools = {s.id: s.name for s in session.exec(select(School))}
+            las = {la.id: la.policy_id for la in session.exec(select(LocalAuthority))}
+            for user in session.exec(select(User).order_by(User.email)):
+                click.echo(f"{user.email}\t{user.role}\t{schools.get(user.school_id, '')}\t{las.get(user.la_id, '')}")
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- demo
+@click.command()
+def demo() -> None:
+    """Load demo data: one LA per policy pack, schools, users for every role, plans at every stage."""
+    from assistant.demo import DEMO_PASSWORD, load_demo
+
+    settings = _settings()
+    _migrate_embedded(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        result = load_demo(make_session_factory(engine))
+    finally:
+        engine.dispose()
+    click.echo(f"Demo data loaded into {settings.database_url}: {result.plans_created} new plans.")
+    click.echo(f"Every demo account's password: {DEMO_PASSWORD}")
+    for login in result.logins:
+        click.echo(f"  {login.email:<40} {login.role:<12} {login.where}")
+
+
+# --------------------------------------------------------------------------- db
+@click.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Bring the database (DATABASE_URL) up to the latest schema."""
+    from storage.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"Database {settings.database_url} is at {revision}.")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision the database is at."""
+    from storage.migrate import current_revision, head_revision
+
+    settings = _settings()
+    click.echo(f"current: {current_revision(settings.database_url)}  head: {head_revision()}")

@@ -1,0 +1,170 @@
+"""Who is asking, and what they may see.
+
+* Passwords are hashed with Argon2id (argon2-cffi); a sign-in for an unknown e-mail still
+  spends the time of one verification, so response times do not reveal who has an account.
+* API tokens are random, shown once, and stored as SHA-256 digests (``storage``).
+* Scope: school staff (``staff``, ``dsl``, ``headteacher``) see their own school's plans;
+  education welfare officers and LA officers (``ewo``, ``la_officer``) see every school of their
+  local authority, read-only; ``admin`` sees everything. Code outside this module asks
+  :func:`visible_school_ids`, :func:`can_see_school` and :func:`can_change_school`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import bindparam, update
+from sqlmodel import Session, col, select
+
+from storage.models import ApiToken, Role, School, User
+from storage.repositories import DirectoryRepository, hash_token
+from storage.types import UTCDateTime, utcnow
+
+SCHOOL_ROLES: frozenset[str] = frozenset({Role.STAFF, Role.DSL, Role.HEADTEACHER})
+LA_ROLES: frozenset[str] = frozenset({Role.EWO, Role.LA_OFFICER})
+ROLES: tuple[str, ...] = tuple(role.value for role in Role)
+ROLE_LABELS: dict[str, str] = {
+    "staff": "School staff",
+    "dsl": "Designated Safeguarding Lead",
+    "headteacher": "Headteacher",
+    "ewo": "Education Welfare Officer",
+    "la_officer": "Local authority officer",
+    "admin": "Administrator",
+}
+#: A token's ``last_used_at`` is written at most this often (spares a write per request).
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+MIN_PASSWORD_LENGTH = 10
+
+
+# Built once: a request authenticates with these before anything else.
+_USER_FOR_TOKEN = (
+    select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, col(User.id) == col(ApiToken.user_id))
+    .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked_at).is_(None))
+)
+_TOUCH_TOKEN = (update(ApiToken).where(col(ApiToken.id) == bindparam("token_id"))
+                .values(last_used_at=bindparam("now", type_=UTCDateTime())))
+
+
+class AuthError(ValueError):
+    """A request that cannot be authorised; the message is fit to show."""
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher().hash("not a real password: equalises sign-in timing")
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash or _dummy_hash(), password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The user with this e-mail and password, or None. Rehashes an outdated hash."""
+    user = DirectoryRepository(session).user_by_email(email)
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    assert user is not None and user.password_hash is not None
+    if _hasher().check_needs_rehash(user.password_hash):
+        from assistant.services.conversations import begin_writing
+
+        begin_writing(session)
+        user.password_hash = _hasher().hash(password)
+        session.add(user)
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    session.add(user)
+    session.flush()
+
+
+def issue_token(session: Session, user: User) -> str:
+    """A new API token for ``user``, returned once; only its digest is stored."""
+    assert user.id is not None
+    return DirectoryRepository(session).issue_token(user.id)
+
+
+def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> User | None:
+    """The owner of an unrevoked API token, else None."""
+    if not token or len(token) > 200:
+        return None
+    found = session.exec(_USER_FOR_TOKEN, params={"token_hash": hash_token(token)}).first()
+    if found is None:
+        return None
+    user, token_id, last_used_at = found
+    now = now or utcnow()
+    if last_used_at is None or now - last_used_at > TOKEN_TOUCH_INTERVAL:
+        from assistant.services.conversations import begin_writing
+
+        begin_writing(session)
+        session.execute(_TOUCH_TOKEN, {"token_id": token_id, "now": now})
+    return user
+
+
+def feed_token(secret_key: str, user: User) -> str:
+    """The secret in a user's calendar-feed URL (an HMAC of their id and e-mail: changing the
+    e-mail or the server's secret key revokes it)."""
+    message = f"calendar-feed:{user.id}:{user.email}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+def check_feed_token(secret_key: str, user: User, token: str) -> bool:
+    return hmac.compare_digest(feed_token(secret_key, user), token)
+
+
+# --------------------------------------------------------------------------- scope
+def is_school_role(user: User) -> bool:
+    return user.role in SCHOOL_ROLES
+
+
+def is_la_role(user: User) -> bool:
+    return user.role in LA_ROLES
+
+
+def visible_school_ids(session: Session, user: User) -> list[int] | None:
+    """The schools whose pupils ``user`` may see; None means every school (admin)."""
+    if user.role == Role.ADMIN:
+        return None
+    if user.role in SCHOOL_ROLES:
+        return [user.school_id] if user.school_id is not None else []
+    if user.role in LA_ROLES and user.la_id is not None:
+        return list(session.exec(select(School.id).where(School.la_id == user.la_id).order_by(col(School.id))))
+    return []
+
+
+def can_see_school(session: Session, user: User, school_id: int) -> bool:
+    visible = visible_school_ids(session, user)
+    return visible is None or school_id in visible
+
+
+def can_change_school(user: User, school_id: int) -> bool:
+    """Only the school's own staff (and admins) record steps, replies, reviews and closures."""
+    return user.role == Role.ADMIN or (user.role in SCHOOL_ROLES and user.school_id == school_id)
+
+
+def schools_for(session: Session, school_ids: Sequence[int] | None) -> list[School]:
+    query = select(School).order_by(col(School.name))
+    if school_ids is not None:
+        query = query.where(col(School.id).in_(list(school_ids)))
+    return list(session.exec(query))

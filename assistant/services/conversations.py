@@ -1,0 +1,567 @@
+"""Interviews kept in the database: the glue between the conversation engine and every channel
+(the web chat page, the JSON API, Slack).
+
+Each call is one transaction: load the conversation (locked), run one turn of the pure engine
+(:mod:`conversations`), store the new state, every raw answer exactly as given (accepted or not,
+in ``conversation_answers``) and an audit row, and commit. ``version`` is an optimistic lock:
+a send based on an older version than the stored one gets :class:`storage.errors.ConflictError`
+(the web answers 409) rather than overwriting another tab's answer.
+
+When the checklist is decided and the plan written, the plan is created through
+:mod:`assistant.services.plans` and linked to the conversation (``plan_id``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Boolean, String, Text, bindparam, func, insert, update
+from sqlmodel import Session, col, select
+
+from rules import known_policy_ids, load_pack
+from storage.db import SQLITE_READ_ONLY
+from storage.errors import ConflictError, NotFoundError
+from storage.models import AuditLog, Conversation, ConversationAnswer, LocalAuthority, School, User
+from storage.repositories import ConversationRepository
+from storage.types import UTCDateTime, utcnow
+from storage.uow import UnitOfWork
+
+logger = logging.getLogger("ptt.conversations")
+
+MAX_ANSWER_LENGTH = 2000
+TRANSCRIPT_LIMIT = 400
+CONFLICT_RETRIES = 3
+CONFLICT_MESSAGE = ("This conversation moved on in another window or app (you answered there); "
+                    "reload to carry on from where it is now.")
+#: The engine's phase once the checklist is decided and the plan written.
+COMPLETE_PHASES = frozenset({"plan_done"})
+Channel = Literal["web", "api", "slack"]
+
+
+class ConversationError(ValueError):
+    """A request the conversation cannot take (unknown policy, empty answer); fit to show."""
+
+
+# --------------------------------------------------------------------------- views (contract §2)
+class ChoiceView(BaseModel):
+    value: str
+    label: str
+
+
+class CitationView(BaseModel):
+    document: str
+    section: str
+    quote: str
+    policy_title: str = ""
+
+
+class ProgressView(BaseModel):
+    asked: int
+    estimated_total: int
+    label: str = ""
+
+    @property
+    def percent(self) -> int:
+        if self.estimated_total <= 0:
+            return 0
+        return max(0, min(100, round(100 * self.asked / self.estimated_total)))
+
+
+class ReplyView(BaseModel):
+    """One message from the assistant. ``text``, ``fact``, ``kind`` and ``choices`` are the
+    contract's; the rest are extras for richer clients."""
+
+    text: str
+    fact: str | None = None
+    kind: str = "text"
+    choices: list[ChoiceView] = Field(default_factory=list)
+    why: CitationView | None = None
+    question_id: str | None = None
+    progress: ProgressView | None = None
+    error: bool = False
+
+
+class TranscriptEntry(BaseModel):
+    """A line of the conversation as it was shown: said by the assistant or the user."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    speaker: Literal["assistant", "user"]
+    text: str
+    fact: str | None = None
+    kind: str | None = None
+    error: bool = False
+    why: CitationView | None = None
+
+
+class ConversationView(BaseModel):
+    """Contract §2: ``{"id", "replies", "finished", "decision"}`` plus extras."""
+
+    id: str
+    replies: list[ReplyView]
+    finished: bool
+    decision: dict[str, Any] | None
+    version: int
+    phase: str | None = None
+    progress: ProgressView | None = None
+    policy: str
+    plan_id: int | None = None
+    complete: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    transcript: list[TranscriptEntry] | None = None
+    said: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        """The JSON body for API clients (no transcript unless it was asked for)."""
+        return self.model_dump(mode="json", exclude_none=False,
+                               exclude={"said"} | ({"transcript"} if self.transcript is None else set()))
+
+    @property
+    def current(self) -> ReplyView | None:
+        """The question now waiting for an answer, or None (decided, stopped or complete:
+        the user may still type a command such as 'change end date')."""
+        if self.replies and self.replies[-1].question_id:
+            return self.replies[-1]
+        return None
+
+
+class ConversationSummary(BaseModel):
+    id: str
+    policy: str
+    policy_title: str
+    finished: bool
+    complete: bool
+    phase: str | None
+    plan_id: int | None
+    started: datetime
+    updated: datetime
+    progress: ProgressView | None = None
+    last_question: str = ""
+
+
+# --------------------------------------------------------------------------- engine adapter
+def _engine() -> Any:
+    import conversations
+
+    return conversations
+
+
+def _dump(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, dict):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _load_state(data: dict[str, Any]) -> Any:
+    state_type = _engine().ConversationState
+    if hasattr(state_type, "model_validate"):
+        return state_type.model_validate(data)
+    return state_type.from_json(data)
+
+
+def _citation(why: Any, policy_title: str) -> CitationView | None:
+    if why is None:
+        return None
+    data = _dump(why)
+    return CitationView(document=data.get("document", ""), section=data.get("section", ""),
+                        quote=data.get("quote", ""), policy_title=data.get("policy_title") or policy_title)
+
+
+def _progress(progress: Any) -> ProgressView | None:
+    if progress is None:
+        return None
+    data = _dump(progress)
+    return ProgressView(asked=int(data.get("asked", 0)), estimated_total=int(data.get("estimated_total", 0)),
+                        label=str(data.get("label") or ""))
+
+
+def _reply(reply: Any, policy_title: str) -> ReplyView:
+    choices = [ChoiceView(value=str(_attr(c, "value")), label=str(_attr(c, "label")))
+               for c in (_attr(reply, "choices") or ())]
+    return ReplyView(
+        text=str(_attr(reply, "text") or ""),
+        fact=_attr(reply, "fact"),
+        kind=str(_attr(reply, "kind") or "text"),
+        choices=choices,
+        why=_citation(_attr(reply, "why"), policy_title),
+        question_id=_attr(reply, "question_id"),
+        progress=_progress(_attr(reply, "progress")),
+        error=bool(_attr(reply, "error") or False),
+    )
+
+
+def _attr(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _phase(state: Any) -> str | None:
+    phase = _attr(state, "phase")
+    return None if phase is None else str(getattr(phase, "value", phase))
+
+
+def _policy_title(policy_id: str) -> str:
+    try:
+        return load_pack(policy_id).title
+    except Exception:  # an unknown pack id stored long ago must not break reading
+        return policy_id
+
+
+# --------------------------------------------------------------------------- stored layout
+# conversations.state_json = {"engine": <engine state>, "replies": [ReplyView], "transcript": [...],
+#                             "decision": <Decision or null>, "phase": str, "complete": bool}
+def _stored(conv: Conversation) -> dict[str, Any]:
+    return conv.state_json or {}
+
+
+def _view(conv: Conversation, *, with_transcript: bool = False) -> ConversationView:
+    stored = _stored(conv)
+    replies = [ReplyView.model_validate(r) for r in stored.get("replies", [])]
+    progress = next((r.progress for r in reversed(replies) if r.progress is not None), None)
+    transcript = None
+    if with_transcript:
+        transcript = [TranscriptEntry.model_validate(e) for e in stored.get("transcript", [])]
+    return ConversationView(
+        id=conv.id, replies=replies, finished=conv.finished, decision=stored.get("decision"),
+        version=conv.version, phase=stored.get("phase"), progress=progress, policy=conv.policy_id,
+        plan_id=conv.plan_id, complete=bool(stored.get("complete")), created_at=conv.created_at,
+        updated_at=conv.updated_at, transcript=transcript,
+    )
+
+
+def _transcript_for(replies: Sequence[ReplyView]) -> list[dict[str, Any]]:
+    return [
+        TranscriptEntry(speaker="assistant", text=r.text, fact=r.fact, kind=r.kind, error=r.error,
+                        why=r.why).model_dump(mode="json", exclude_defaults=True)
+        for r in replies
+    ]
+
+
+def _store_turn(conv: Conversation, turn: Any, *, answer: str | None) -> list[ReplyView]:
+    title = _policy_title(conv.policy_id)
+    replies = [_reply(r, title) for r in (_attr(turn, "replies") or ())]
+    previous = _stored(conv)
+    transcript = list(previous.get("transcript", []))
+    if answer is not None:
+        transcript.append({"speaker": "user", "text": answer})
+    transcript.extend(_transcript_for(replies))
+    decision = _attr(turn, "decision")
+    state = _attr(turn, "state")
+    conv.state_json = {
+        "engine": _dump(state),
+        "replies": [r.model_dump(mode="json") for r in replies],
+        "transcript": transcript[-TRANSCRIPT_LIMIT:],
+        "decision": _dump(decision),
+        "phase": _phase(state),
+        "complete": _phase(state) in COMPLETE_PHASES,
+    }
+    conv.finished = bool(_attr(turn, "finished"))
+    return replies
+
+
+def _add_reply(conv: Conversation, reply: ReplyView) -> None:
+    """Say one more thing after the engine's replies (e.g. that the plan was saved)."""
+    stored = dict(_stored(conv))
+    stored["replies"] = [*stored.get("replies", []), reply.model_dump(mode="json")]
+    stored["transcript"] = [*stored.get("transcript", []), *_transcript_for([reply])][-TRANSCRIPT_LIMIT:]
+    conv.state_json = stored
+
+
+# --------------------------------------------------------------------------- scope
+def _school_id(user: User) -> int | None:
+    return user.school_id
+
+
+def default_policy_for(session: Session, user: User) -> str | None:
+    """The policy of the user's local authority (their own, or their school's)."""
+    la_id = user.la_id
+    if la_id is None and user.school_id is not None:
+        school = session.get(School, user.school_id)
+        la_id = school.la_id if school else None
+    if la_id is None:
+        return None
+    la = session.get(LocalAuthority, la_id)
+    return la.policy_id if la else None
+
+
+def _owned(session: Session, user: User, conversation_id: str) -> Conversation:
+    """The user's own conversation; anyone else's is "not found" (no hint it exists)."""
+    conv = session.exec(_SELECT_CONVERSATION, params={"conversation_id": conversation_id}).first()
+    if conv is None or conv.user_id != user.id:
+        raise NotFoundError("conversation", conversation_id)
+    return conv
+
+
+# --------------------------------------------------------------------------- transactions
+def begin_reading(session: Session) -> None:
+    """On SQLite, start the session's transaction as a read: a plain ``BEGIN`` that takes no
+    write lock, so that a request computing its answer does not hold up every other writer.
+    (PostgreSQL has no such lock: there the request stays one transaction.) No-op inside a
+    transaction already begun."""
+    if not session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={SQLITE_READ_ONLY: True})
+
+
+def begin_writing(session: Session) -> None:
+    """End a read transaction begun by :func:`begin_reading`, so that the next statement starts
+    a write transaction (``BEGIN IMMEDIATE`` on SQLite). Whatever was read stays usable;
+    optimistic version checks catch anything changed in between. No-op otherwise."""
+    if session.in_transaction() and session.connection().get_execution_options().get(SQLITE_READ_ONLY):
+        session.commit()
+
+
+# Statements of the hot path, built once (building a statement costs more than running it).
+_CONVERSATION = ConversationAnswer.metadata.tables["conversations"]
+_ANSWERS = ConversationAnswer.metadata.tables["conversation_answers"]
+_AUDIT = AuditLog.metadata.tables["audit_log"]
+_SELECT_CONVERSATION = select(Conversation).where(col(Conversation.id) == bindparam("conversation_id"))
+_UPDATE_CONVERSATION = (
+    update(_CONVERSATION)
+    .where(_CONVERSATION.c.id == bindparam("conversation_id"), _CONVERSATION.c.version == bindparam("loaded"))
+    .values(state_json=bindparam("new_state", type_=_CONVERSATION.c.state_json.type),
+            finished=bindparam("new_finished"), plan_id=bindparam("new_plan_id"),
+            version=bindparam("new_version"), updated_at=bindparam("now", type_=UTCDateTime()))
+)
+_INSERT_ANSWER = insert(_ANSWERS).from_select(
+    ["conversation_id", "seq", "fact", "raw_text", "accepted", "at"],
+    select(bindparam("conversation_id", type_=String()), func.coalesce(func.max(_ANSWERS.c.seq), 0) + 1,
+           bindparam("fact", type_=String()), bindparam("raw_text", type_=Text()),
+           bindparam("accepted", type_=Boolean()), bindparam("now", type_=UTCDateTime()))
+    .where(_ANSWERS.c.conversation_id == bindparam("conversation_id")),
+)
+_INSERT_AUDIT = insert(_AUDIT)
+
+
+def _insert_audit(session: Session, action: str, entity_id: str, user: User, detail: dict[str, Any] | None,
+                  now: datetime) -> None:
+    session.execute(_INSERT_AUDIT, {
+        "at": now, "actor_user_id": user.id, "action": action, "entity": "conversation", "entity_id": entity_id,
+        "school_id": _school_id(user), "detail_json": detail})
+
+
+# --------------------------------------------------------------------------- use cases
+def start(
+    session: Session, user: User, policy_id: str | None = None, today: date | None = None, *,
+    channel: Channel = "web", closures: Iterable[tuple[date, date]] = (),
+) -> ConversationView:
+    """Begin a new interview under ``policy_id`` (default: the user's LA's policy)."""
+    policy_id = (policy_id or "").strip() or default_policy_for(session, user)
+    if not policy_id:
+        raise ConversationError("Say which policy to follow, e.g. {\"policy\": \"derby-city\"}; "
+                                f"known policies: {', '.join(known_policy_ids())}.")
+    if policy_id not in known_policy_ids():
+        raise ConversationError(f"Unknown policy {policy_id!r}; known policies: {', '.join(known_policy_ids())}.")
+    today = today or utcnow().date()
+    turn = _engine().start_conversation(policy_id, today, closures=tuple(closures))
+    begin_writing(session)
+    conv = ConversationRepository(session).create(policy_id=policy_id, user_id=user.id, channel=channel)
+    _store_turn(conv, turn, answer=None)
+    session.add(conv)
+    session.flush()
+    _insert_audit(session, "create", conv.id, user, {"policy": policy_id, "channel": channel}, conv.created_at)
+    session.commit()
+    return _view(conv)
+
+
+def send(
+    session: Session, user: User, conversation_id: str, text: str, expected_version: int | None = None,
+    today: date | None = None,
+) -> ConversationView:
+    """Give one answer. The raw text is stored whatever becomes of it.
+
+    The conversation is read and the engine run without holding a write lock; the new state,
+    the answer and the audit row are then written in one short transaction, on condition that
+    the version is still the one read. If another answer got in first, the turn is run again on
+    the new state (up to :data:`CONFLICT_RETRIES` times) unless the caller named the version
+    they answered (``expected_version``): then it is a :class:`ConflictError`.
+    """
+    if text is None:
+        raise ConversationError("Send the answer as text, e.g. {\"text\": \"yes\"}.")
+    text = str(text)
+    if len(text) > MAX_ANSWER_LENGTH:
+        raise ConversationError(f"That answer is too long (at most {MAX_ANSWER_LENGTH} characters).")
+    today = today or utcnow().date()
+    for _attempt in range(CONFLICT_RETRIES):
+        view = _send_once(session, user, conversation_id, text, expected_version, today)
+        if view is not None:
+            return view
+        if expected_version is not None:
+            break
+    raise ConflictError("conversation", CONFLICT_MESSAGE)
+
+
+def _send_once(session: Session, user: User, conversation_id: str, text: str, expected_version: int | None,
+               today: date) -> ConversationView | None:
+    begin_reading(session)
+    conv = _owned(session, user, conversation_id)
+    session.expunge(conv)  # written below with one conditional UPDATE, not by the unit of work
+    if expected_version is not None and conv.version != expected_version:
+        raise ConflictError("conversation", CONFLICT_MESSAGE)
+    loaded_version = conv.version
+    stored = _stored(conv)
+    asked = _current_fact(stored)
+    try:
+        turn = _engine().respond(_load_state(stored.get("engine") or {}), text, today)
+    except Exception:
+        logger.exception("conversation %s: the engine failed on an answer", conv.id)
+        session.rollback()
+        _insert_answers(session, conv.id, [(text, asked, False)], utcnow())
+        session.commit()
+        raise
+    log = list(_attr(turn, "answer_log") or ())
+    if log:
+        answers = [(str(_attr(r, "raw_text") or text), _attr(r, "fact"), bool(_attr(r, "accepted"))) for r in log]
+    else:
+        rejected = any(bool(_attr(r, "error")) for r in (_attr(turn, "replies") or ()))
+        answers = [(text, asked, not rejected)]
+    said = _as_said(stored, text)
+    _store_turn(conv, turn, answer=said)
+    now = utcnow()
+    begin_writing(session)
+    if conv.state_json.get("complete") and not stored.get("complete"):
+        _save_plan(session, user, conv, turn)
+    written = session.execute(_UPDATE_CONVERSATION, {
+        "conversation_id": conv.id, "loaded": loaded_version, "new_state": conv.state_json,
+        "new_finished": conv.finished, "new_plan_id": conv.plan_id, "new_version": loaded_version + 1, "now": now})
+    if written.rowcount != 1:
+        session.rollback()
+        return None
+    conv.version, conv.updated_at = loaded_version + 1, now
+    _insert_answers(session, conv.id, answers, now)
+    _insert_audit(session, "update", conv.id, user,
+                  {"version": conv.version, "fact": asked, "finished": conv.finished, "plan_id": conv.plan_id}, now)
+    session.commit()
+    view = _view(conv)
+    view.said = said
+    return view
+
+
+def _insert_answers(session: Session, conversation_id: str, answers: Sequence[tuple[str, str | None, bool]],
+                    now: datetime) -> None:
+    """Store each raw answer with the next sequence number, taken by the INSERT itself inside
+    the write transaction (so two writers cannot take the same number)."""
+    for raw, fact, accepted in answers:
+        session.execute(_INSERT_ANSWER, {"conversation_id": conversation_id, "fact": fact, "raw_text": raw,
+                                         "accepted": accepted, "now": now})
+
+
+def get(session: Session, user: User, conversation_id: str, *, with_transcript: bool = False) -> ConversationView:
+    """Read a conversation (audited: it holds facts about a child)."""
+    begin_reading(session)
+    conv = _owned(session, user, conversation_id)
+    view = _view(conv, with_transcript=with_transcript)
+    begin_writing(session)
+    _insert_audit(session, "read", conv.id, user, None, utcnow())
+    session.commit()
+    return view
+
+
+def list_for_user(session: Session, user: User, *, limit: int = 50) -> list[ConversationSummary]:
+    rows = session.exec(
+        select(Conversation).where(Conversation.user_id == user.id)
+        .order_by(col(Conversation.updated_at).desc()).limit(limit)
+    )
+    summaries = []
+    for conv in rows:
+        view = _view(conv)
+        current = view.current
+        summaries.append(ConversationSummary(
+            id=conv.id, policy=conv.policy_id, policy_title=_policy_title(conv.policy_id),
+            finished=conv.finished, complete=view.complete, phase=view.phase, plan_id=conv.plan_id,
+            started=conv.created_at, updated=conv.updated_at, progress=view.progress,
+            last_question=current.text if current else "",
+        ))
+    return summaries
+
+
+def _as_said(stored: dict[str, Any], text: str) -> str:
+    """The answer as the transcript shows it: a choice's label rather than its code
+    (``no_concerns`` → "Done: no concerns"); anything else exactly as typed."""
+    replies = stored.get("replies") or []
+    choices = {c["value"]: c["label"] for c in (replies[-1].get("choices") or [])} if replies else {}
+    if not choices:
+        return text
+    parts = [part.strip() for part in text.split(",")]
+    if all(part in choices for part in parts):
+        return ", ".join(choices[part] for part in parts)
+    return text
+
+
+def _current_fact(stored: dict[str, Any]) -> str | None:
+    for reply in reversed(stored.get("replies", [])):
+        if reply.get("fact"):
+            return reply["fact"]
+    return None
+
+
+# --------------------------------------------------------------------------- plan hand-over
+class SharedUnitOfWork(UnitOfWork):
+    """A unit of work inside a transaction someone else owns: its ``commit`` only flushes and
+    leaving it neither rolls back nor closes, so a service's writes and the caller's commit
+    together (or not at all)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(lambda: session)
+
+    def __enter__(self) -> SharedUnitOfWork:
+        begin_writing(self.session_factory())
+        super().__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def commit(self) -> None:
+        self.session.flush()
+
+
+def _written_plan(plan: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in plan.items() if k not in ("timetable",)}
+
+
+def _save_plan(session: Session, user: User, conv: Conversation, turn: Any) -> None:
+    """Store the plan the interview has just finished writing (or, when it was stored before
+    and has been changed since, its new timetable), and say so."""
+    from assistant.services import plans as plan_service
+
+    state = _attr(turn, "state")
+    written = dict(_attr(state, "plan") or {})
+    timetable = {"timetable": written.get("timetable"), "written": _written_plan(written)}
+    unit = SharedUnitOfWork(session)
+    if conv.plan_id is not None:
+        try:
+            plan_service.update_timetable(unit, conv.plan_id, timetable, actor_user_id=user.id)
+        except plan_service.PlanError as error:
+            _add_reply(conv, ReplyView(text=f"The stored plan was not changed: {error}"))
+            return
+        _add_reply(conv, ReplyView(text=f"I've updated the saved plan (plan {conv.plan_id})."))
+        return
+    if user.school_id is None:
+        _add_reply(conv, ReplyView(text="Your account is not linked to a school, so the plan was not saved; "
+                                        "download it from here or ask your administrator to link your account."))
+        return
+    answers = dict(_attr(state, "answers") or {})
+    born = written.get("date_of_birth") or answers.get("pupil.date_of_birth")
+    pupil = plan_service.PupilDetails(
+        first_name=str(written.get("first_name") or "Pupil"), last_name=str(written.get("last_name") or ""),
+        date_of_birth=date.fromisoformat(born) if isinstance(born, str) else born,
+    )
+    plan = plan_service.create_plan(
+        unit, case=state.to_case(), decision=_attr(turn, "decision"), school_id=user.school_id, pupil=pupil,
+        actor_user_id=user.id, timetable=timetable,
+    )
+    conv.plan_id = plan.id
+    _add_reply(conv, ReplyView(text=f"I've saved the plan (plan {plan.id}) for {pupil.first_name} "
+                                    f"{pupil.last_name}: its documents, reviews and reminders are ready."))

@@ -1,0 +1,196 @@
+"""A member of staff completes a Derby City check in real headless Chromium using only the
+keyboard, sees the decision, downloads the plan as PDF, and reloads to find the conversation
+where they left it."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from assistant.demo import DEMO_PASSWORD
+
+from .conftest import MAX_TURNS, World, derby_city_answers
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(locale="en-GB", timezone_id="Europe/London", accept_downloads=True,
+                                   viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def focused(page: Any) -> dict[str, str]:
+    return page.evaluate("""() => {
+        const el = document.activeElement;
+        return {tag: el.tagName.toLowerCase(), type: el.type || '', value: el.value || '',
+                text: (el.innerText || '').trim(), name: el.name || '', id: el.id || ''};
+    }""")
+
+
+def tab_until(page: Any, wanted: Any, limit: int = 60) -> dict[str, str]:
+    """Press Tab until the focused element is the one wanted (bounded)."""
+    for _ in range(limit):
+        element = focused(page)
+        if wanted(element):
+            return element
+        page.keyboard.press("Tab")
+    raise AssertionError(f"could not reach the element by keyboard; focus is on {focused(page)}")
+
+
+def sign_in_by_keyboard(page: Any, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/login")
+    assert focused(page)["id"] == "email", "the e-mail field has focus on arrival"
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(DEMO_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base_url}/")
+
+
+def composer(page: Any) -> dict[str, str]:
+    return page.evaluate("""() => {
+        const form = document.querySelector('form[data-chat-form]');
+        return form ? {version: form.dataset.version, question: form.dataset.question, kind: form.dataset.kind}
+                    : {version: '', question: '', kind: ''};
+    }""")
+
+
+DATE_ORDERS = (("day", "month", "year"), ("month", "day", "year"), ("year", "month", "day"))
+
+
+def type_date(page: Any, iso: str) -> None:
+    """Type a date into the focused native date field, as a person would. Its segments follow
+    the browser's own locale, which a page cannot read: if the first order does not give the
+    date, leave the field (Shift+Tab), come back (Tab) and type the next order."""
+    parts = dict(zip(("year", "month", "day"), iso.split("-"), strict=True))
+    for order in DATE_ORDERS:
+        page.keyboard.type("".join(parts[segment] for segment in order))
+        if page.evaluate("document.getElementById('answer').value") == iso:
+            return
+        for _ in range(6):
+            if focused(page)["id"] != "answer":
+                break
+            page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")
+    raise AssertionError(f"could not type {iso} into the date field")
+
+
+def answer_by_keyboard(page: Any, state: dict[str, str], text: str) -> None:
+    kind = state["kind"]
+    if page.locator("#composer button[name=quick]").count():
+        tab_until(page, lambda el: el["name"] == "quick" and el["value"] == text)
+        page.keyboard.press("Enter")
+    elif kind == "multi_choice":
+        for value in [v.strip() for v in text.split(",")]:
+            tab_until(page, lambda el, v=value: el["type"] == "checkbox" and el["value"] == v)
+            page.keyboard.press("Space")
+        tab_until(page, lambda el: el["tag"] == "button" and el["text"] == "Send")
+        page.keyboard.press("Enter")
+    elif kind == "date":
+        tab_until(page, lambda el: el["id"] == "answer")
+        type_date(page, text)
+        page.keyboard.press("Enter")
+    else:
+        tab_until(page, lambda el: el["id"] == "answer")
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+    try:
+        page.wait_for_function("v => { const f = document.querySelector('form[data-chat-form]');"
+                               " return f && f.dataset.version !== v; }", arg=state["version"])
+    except Exception:
+        page.screenshot(path="/tmp/ptt-browser-failure.png", full_page=True)
+        raise AssertionError(f"no reply to {text!r} for {state}; status: "
+                             f"{page.locator('#chat-status').inner_text()!r}") from None
+
+
+def scripted(state: dict[str, str], answers: dict[str, str]) -> str:
+    key = state["question"]
+    if key in answers:
+        return answers[key]
+    if key.startswith("circumstances."):
+        return "no"
+    if key.startswith("consultations."):
+        return "agreed"
+    return "yes" if state["kind"] == "yes_no" else "none"
+
+
+def test_a_derby_city_check_is_completed_with_the_keyboard_alone(page: Any, live_server: str,
+                                                                sqlite_world: World) -> None:
+    answers = derby_city_answers()
+    sign_in_by_keyboard(page, live_server, "headteacher@oak.example.org")
+    tab_until(page, lambda el: el["tag"] == "button" and el["text"] == "Start a new check")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server}/chat/*")
+    conversation_url = page.url
+    assert page.locator("#chat-log[role=log][aria-live=polite]").count() == 1
+
+    reloaded_mid_way = False
+    for turn in range(MAX_TURNS):
+        if page.get_by_role("link", name="Open the plan").count():
+            break
+        state = composer(page)
+        if turn == 5 and not reloaded_mid_way:
+            page.reload()
+            assert composer(page)["question"] == state["question"], "reload resumes at the same question"
+            reloaded_mid_way = True
+        answer_by_keyboard(page, state, scripted(state, answers))
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", "the focused control shows where focus is"
+    else:
+        pytest.fail("the check did not finish")
+
+    decision = page.locator("#decision-heading")
+    assert "Decision: May proceed" in decision.inner_text()
+    assert page.locator(".decision .citation blockquote").count() >= 1
+
+    tab_until(page, lambda el: el["tag"] == "a" and el["text"] == "Download the plan (PDF)")
+    with page.expect_download() as download_info:
+        page.keyboard.press("Enter")
+    pdf = PdfReader(io.BytesIO(open(download_info.value.path(), "rb").read()))  # noqa: SIM115
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in pdf.pages)
+    assert "Alex Taylor" in text and "Oak Primary" in text
+
+    said = page.locator(".msg-user .bubble").all_inner_texts()
+    page.goto(conversation_url)
+    assert page.locator(".msg-user .bubble").all_inner_texts() == said, "reloading shows the whole conversation"
+    assert "Decision: May proceed" in page.locator("#decision-heading").inner_text()
+    assert page.get_by_text("The check and the plan are complete").count() == 1
+
+
+def test_the_chat_page_fits_a_phone_screen(chromium: Any, live_server: str) -> None:
+    context = chromium.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, locale="en-GB")
+    page = context.new_page()
+    try:
+        sign_in_by_keyboard(page, live_server, "dsl@oak.example.org")
+        page.get_by_role("button", name="Start a new check").click()
+        page.wait_for_url(f"{live_server}/chat/*")
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0
+        button = page.locator("#composer button[name=quick]").first.bounding_box()
+        assert button is not None and button["width"] >= 300, "quick replies are full-width on a phone"
+    finally:
+        context.close()
+
+
+def test_answering_in_place_announces_the_reply_without_reloading(page: Any, live_server: str) -> None:
+    sign_in_by_keyboard(page, live_server, "staff@oak.example.org")
+    page.get_by_role("button", name="Start a new check").click()
+    page.wait_for_url(f"{live_server}/chat/*")
+    page.evaluate("window.__same_page = true")
+    before = page.locator("#chat-log .msg").count()
+    answer_by_keyboard(page, composer(page), "Y5")
+    assert page.evaluate("window.__same_page === true"), "the answer was sent without a page load"
+    assert page.locator("#chat-log .msg").count() > before
+    assert page.locator("#chat-log .msg-user").last.inner_text().strip().endswith("Year 5")
+    assert focused(page)["type"] == "checkbox", "focus moves to the next question"

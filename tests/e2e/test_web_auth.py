@@ -1,0 +1,167 @@
+"""Signing in and out, session cookies, CSRF, rate limiting and security headers."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from assistant.demo import DEMO_PASSWORD
+from assistant.web import create_app
+
+from .conftest import DERBY_EWO, OAK_STAFF, World, csrf_from, settings_for, sign_in, signed_in
+
+
+def login_token(client: FlaskClient) -> str:
+    return csrf_from(client.get("/login").get_data(as_text=True))
+
+
+def test_pages_need_a_signed_in_user(client: FlaskClient) -> None:
+    for path in ("/", "/chat", "/plans", "/plans/1", "/la", "/plans/1/documents/plan.pdf"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.location.startswith("/login?next=")
+
+
+def test_the_health_check_and_the_login_page_are_public(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    page = client.get("/login")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<label for="email">' in html and '<label for="password">' in html
+
+
+def test_signing_in_with_the_right_password_opens_the_home_page(client: FlaskClient) -> None:
+    response = client.post("/login", data={"email": OAK_STAFF, "password": DEMO_PASSWORD,
+                                           "csrf_token": login_token(client)})
+    assert response.status_code == 302 and response.location == "/"
+    home = client.get("/").get_data(as_text=True)
+    assert "Oak Primary" in home and "Start a new check" in home
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client: FlaskClient) -> None:
+    token = login_token(client)
+    wrong = client.post("/login", data={"email": OAK_STAFF, "password": "not the password", "csrf_token": token})
+    unknown = client.post("/login", data={"email": "nobody@example.org", "password": "x" * 12, "csrf_token": token})
+    assert wrong.status_code == unknown.status_code == 401
+    assert "do not match an account" in wrong.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_the_session_cookie_is_httponly_and_samesite_lax(client: FlaskClient) -> None:
+    response = client.post("/login", data={"email": OAK_STAFF, "password": DEMO_PASSWORD,
+                                           "csrf_token": login_token(client)})
+    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("ptt_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_session_cookies_are_secure_unless_configured_for_local_http(web: World) -> None:
+    app = create_app(settings_for(web.database_url, cookie_secure=True), start_sweeper=False)
+    client = app.test_client()
+    response = client.get("/login")
+    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("ptt_session="))
+    assert "Secure" in cookie
+    app.extensions["ptt"].engine.dispose()
+
+
+def test_next_sends_you_back_to_the_page_you_asked_for_but_never_off_site(client: FlaskClient) -> None:
+    token = login_token(client)
+    response = client.post("/login?next=/plans", data={"email": OAK_STAFF, "password": DEMO_PASSWORD,
+                                                       "csrf_token": token})
+    assert response.location == "/plans"
+    client2 = client.application.test_client()
+    token = login_token(client2)
+    for target in ("https://evil.example/", "//evil.example/x"):
+        response = client2.post(f"/login?next={target}", data={"email": OAK_STAFF, "password": DEMO_PASSWORD,
+                                                                 "csrf_token": token})
+        assert response.location == "/"
+        token = csrf_from(client2.get("/").get_data(as_text=True))
+        client2.post("/logout", data={"csrf_token": token})
+        token = login_token(client2)
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(client: FlaskClient) -> None:
+    assert client.post("/login", data={"email": OAK_STAFF, "password": DEMO_PASSWORD}).status_code == 403
+    csrf = sign_in(client, OAK_STAFF)
+    assert client.post("/chat", data={"policy": "derby-city"}).status_code == 403
+    assert client.post("/chat", data={"policy": "derby-city", "csrf_token": "forged"}).status_code == 403
+    assert client.post("/chat", data={"policy": "derby-city", "csrf_token": csrf}).status_code == 302
+
+
+def test_json_requests_made_with_the_session_cookie_need_the_csrf_header(client: FlaskClient) -> None:
+    csrf = sign_in(client, OAK_STAFF)
+    refused = client.post("/api/v1/conversations", json={"policy": "derby-city"})
+    assert refused.status_code == 403
+    assert "security token" in refused.get_json()["error"]["message"]
+    accepted = client.post("/api/v1/conversations", json={"policy": "derby-city"}, headers={"X-CSRF-Token": csrf})
+    assert accepted.status_code == 201
+
+
+def test_bearer_token_requests_need_no_csrf_token(web: World) -> None:
+    response = web.app.test_client().post("/api/v1/conversations", json={"policy": "derby-city"},
+                                          headers=web.auth(OAK_STAFF))
+    assert response.status_code == 201
+
+
+def test_signing_out_ends_the_session(client: FlaskClient) -> None:
+    csrf = sign_in(client, OAK_STAFF)
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 302
+    assert client.get("/").status_code == 302
+    assert client.get("/api/v1/timetables").status_code == 401
+
+
+def test_signing_in_again_rotates_the_csrf_token(client: FlaskClient) -> None:
+    before = login_token(client)
+    after = sign_in(client, OAK_STAFF)
+    assert before != after
+
+
+def test_every_page_sends_the_security_headers(client: FlaskClient) -> None:
+    for response in (client.get("/login"), client.get("/healthz"), client.get("/static/app.css")):
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"]
+
+
+def test_pages_have_no_inline_script(web: World) -> None:
+    client, _csrf = signed_in(web.app, OAK_STAFF)
+    for path in ("/", "/chat", "/plans", f"/plans/{web.plan('Oak Primary', 'active')}"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>" not in html and " onclick=" not in html and "style=" not in html, path
+
+
+def test_signing_in_is_rate_limited(web: World) -> None:
+    app = create_app(settings_for(web.database_url, login_rate_limit="3 per minute"), start_sweeper=False)
+    client = app.test_client()
+    token = login_token(client)
+    codes = [client.post("/login", data={"email": OAK_STAFF, "password": "wrong password!",
+                                         "csrf_token": token}).status_code for _ in range(5)]
+    assert codes[:3] == [401, 401, 401]
+    assert codes[3:] == [429, 429]
+    assert client.get("/login").status_code == 200
+    app.extensions["ptt"].engine.dispose()
+
+
+def test_la_users_land_on_the_la_view(client: FlaskClient) -> None:
+    sign_in(client, DERBY_EWO)
+    response = client.get("/")
+    assert response.status_code == 302 and response.location == "/la"
+
+
+def test_only_slack_routes_are_exempt_from_csrf(client: FlaskClient) -> None:
+    response = client.post("/slack/events", data="{}", content_type="application/json")
+    assert response.status_code not in (302, 401, 403), "Slack signs its requests; the Slack app checks them"
+    assert client.post("/logout").status_code == 403
+
+
+def test_single_sign_on_is_off_unless_configured(client: FlaskClient, web: World) -> None:
+    assert client.get("/login/sso").status_code == 404
+    assert "Sign in with" not in client.get("/login").get_data(as_text=True)
+    app = create_app(settings_for(web.database_url, oidc_client_id="ptt", oidc_client_secret="s",
+                                  oidc_metadata_url="https://login.example.invalid/.well-known/openid-configuration",
+                                  oidc_provider_name="Microsoft Entra ID"), start_sweeper=False)
+    try:
+        assert "ptt_oauth" in app.extensions
+        assert "Sign in with Microsoft Entra ID" in app.test_client().get("/login").get_data(as_text=True)
+    finally:
+        app.extensions["ptt"].engine.dispose()

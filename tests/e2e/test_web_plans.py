@@ -1,0 +1,204 @@
+"""Plan pages: the list, one plan in full, recording replies, steps, reviews and closing, and who
+may see or change what."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from storage.models import AuditLog, Plan, PlanVersion
+
+from .conftest import ADMIN, DERBY_EWO, DERBYSHIRE_EWO, OAK_DSL, OAK_STAFF, RIVERSIDE_STAFF, World, signed_in
+
+MakePlan = Callable[..., int]
+
+
+def detail(web: World, plan_id: int, email: str = OAK_STAFF) -> str:
+    client, _ = signed_in(web.app, email)
+    response = client.get(f"/plans/{plan_id}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def stored(web: World, plan_id: int) -> Plan:
+    with web.session() as session:
+        plan = session.get(Plan, plan_id)
+        assert plan is not None
+        return plan
+
+
+def test_the_plan_list_shows_my_schools_plans_only(web: World) -> None:
+    client, _ = signed_in(web.app, OAK_STAFF)
+    html = client.get("/plans").get_data(as_text=True)
+    assert "Plans at Oak Primary" in html
+    assert "Amelia Hart" in html
+    assert "Riverside Academy" not in html and "Oscar Mensah" not in html
+
+
+def test_the_plan_list_filters_by_status_and_by_what_is_due(web: World) -> None:
+    client, _ = signed_in(web.app, OAK_STAFF)
+    awaiting = client.get("/plans?status=awaiting").get_data(as_text=True)
+    assert "Amelia Hart" in awaiting and "Leo Kowalski" not in awaiting
+    closed = client.get("/plans?status=closed").get_data(as_text=True)
+    assert "Leo Kowalski" in closed and "Amelia Hart" not in closed
+    overdue = client.get("/plans?due=review_overdue").get_data(as_text=True)
+    assert "Isla Byrne" in overdue and "Overdue since" in overdue
+    assert "Amelia Hart" not in overdue
+    agreement = client.get("/plans?due=agreement_missing").get_data(as_text=True)
+    assert "Amelia Hart" in agreement and "Agreement needed: The Virtual School" in agreement
+
+
+def test_a_plan_shows_its_decision_with_cited_reasons_and_its_consultees(web: World) -> None:
+    html = detail(web, web.plan("Oak Primary", "awaiting"))
+    assert "Decision: Not yet: steps outstanding" in html
+    assert '<figure class="citation">' in html and "<blockquote>" in html
+    assert "Derby City Part-Time Timetable Protocol" in html
+    assert "The Virtual School" in html and "Must agree" in html and "Consulted" in html
+    assert "A consultee&#39;s reply" in html or "A consultee's reply" in html
+
+
+def test_a_plan_shows_the_timetable_grid_the_hours_and_the_chart(web: World) -> None:
+    html = detail(web, web.plan("Oak Primary", "active"))
+    assert '<table class="grid">' in html
+    assert re.search(r"<th scope=\"colgroup\" colspan=\"2\">Mon</th>", html)
+    assert html.count('<th scope="col">am</th>') == 5
+    assert "% of full time" in html and "C2" in html and 'class="cell-in"' in html
+    svg = re.search(r"<svg[^>]*role=\"img\".*?</svg>", html, re.S)
+    assert svg and "<title id=\"hours-chart-title\">Hours in school each week" in svg.group(0)
+    assert "<rect" in svg.group(0) and re.search(r"Full time [\d.]+ h", svg.group(0))
+
+
+def test_a_plan_shows_reviews_and_history(web: World) -> None:
+    html = detail(web, web.plan("Oak Primary", "active"))
+    assert 'id="reviews-heading"' in html and 'id="history-heading"' in html
+    assert "Plan created" in html
+
+
+def test_overdue_reviews_are_marked_on_the_plan(web: World) -> None:
+    plan_id = next(p for p in web.plans[("Oak Primary", "active")]
+                   if "Review overdue since" in detail(web, p))
+    assert plan_id
+
+
+def test_staff_of_another_school_get_404_for_a_plan(web: World) -> None:
+    plan_id = web.plan("Oak Primary", "active")
+    client, csrf = signed_in(web.app, RIVERSIDE_STAFF)
+    assert client.get(f"/plans/{plan_id}").status_code == 404
+    assert client.get(f"/plans/{plan_id}/documents/plan.pdf").status_code == 404
+    assert client.post(f"/plans/{plan_id}/close", data={"csrf_token": csrf, "route": "withdrawn"}).status_code == 404
+    assert client.get("/plans/999999").status_code == 404
+
+
+def test_an_ewo_of_another_la_gets_404_and_an_ewo_of_this_la_may_read_but_not_change(web: World) -> None:
+    plan_id = web.plan("Oak Primary", "awaiting")
+    other, _ = signed_in(web.app, DERBYSHIRE_EWO)
+    assert other.get(f"/plans/{plan_id}").status_code == 404
+    ewo, csrf = signed_in(web.app, DERBY_EWO)
+    html = ewo.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert "Amelia Hart" in html and "Record what has happened" not in html
+    response = ewo.post(f"/plans/{plan_id}/consultations",
+                        data={"csrf_token": csrf, "role": "virtual_school", "status": "agreed"})
+    assert response.status_code == 403
+    assert stored(web, plan_id).status == "awaiting"
+
+
+def test_recording_the_virtual_schools_agreement_lets_the_timetable_proceed(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("awaiting")
+    client, csrf = signed_in(web.app, OAK_DSL)
+    version = stored(web, plan_id).version
+    response = client.post(f"/plans/{plan_id}/consultations", data={
+        "csrf_token": csrf, "role": "virtual_school", "status": "agreed", "note": "Email from the VSH",
+        "version": version})
+    assert response.status_code == 302
+    plan = stored(web, plan_id)
+    assert plan.status == "active" and plan.version == version + 1
+    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert "Reply recorded." in html and "Decision: May proceed" in html
+    assert "virtual_school agreed" in html
+
+
+def test_a_change_based_on_an_old_version_is_refused(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("awaiting")
+    client, csrf = signed_in(web.app, OAK_DSL)
+    old = stored(web, plan_id).version
+    client.post(f"/plans/{plan_id}/steps", data={"csrf_token": csrf, "step": "written_plan=true", "version": old})
+    response = client.post(f"/plans/{plan_id}/consultations", data={
+        "csrf_token": csrf, "role": "virtual_school", "status": "agreed", "version": old})
+    assert response.status_code == 302
+    assert "changed by someone else" in client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert stored(web, plan_id).status == "awaiting"
+
+
+def test_recording_a_step_re_evaluates_the_plan(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    client, csrf = signed_in(web.app, OAK_STAFF)
+    response = client.post(f"/plans/{plan_id}/steps", data={"csrf_token": csrf, "step": "parent_consent=refused"})
+    assert response.status_code == 302
+    assert stored(web, plan_id).status == "draft"
+    assert "Recorded: Parent/carer consent refused." in client.get(f"/plans/{plan_id}").get_data(as_text=True)
+
+
+def test_an_unknown_step_or_consultee_is_a_400(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("awaiting")
+    client, csrf = signed_in(web.app, OAK_STAFF)
+    assert client.post(f"/plans/{plan_id}/steps", data={"csrf_token": csrf, "step": "magic=true"}).status_code == 400
+    assert client.post(f"/plans/{plan_id}/consultations", data={
+        "csrf_token": csrf, "role": "police", "status": "agreed"}).status_code == 400
+
+
+def test_recording_a_review_that_raises_the_hours(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("review_overdue")
+    client, csrf = signed_in(web.app, OAK_DSL)
+    response = client.post(f"/plans/{plan_id}/reviews", data={
+        "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "increase_hours",
+        "hours_per_week": "15", "notes": "Coping well with mornings"})
+    assert response.status_code == 302
+    plan = stored(web, plan_id)
+    assert plan.case_json["plan"]["hours_per_week"] == 15
+    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert "Review recorded." in html and "Coping well with mornings" in html
+
+
+def test_a_review_the_policy_does_not_allow_is_explained(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    client, csrf = signed_in(web.app, OAK_DSL)
+    client.post(f"/plans/{plan_id}/reviews", data={
+        "csrf_token": csrf, "outcome": "extend",
+        "new_end_date": (date.today() + timedelta(days=60)).isoformat()})
+    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert "Record why the timetable is being extended" in html
+
+
+def test_closing_a_plan(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    client, csrf = signed_in(web.app, OAK_STAFF)
+    response = client.post(f"/plans/{plan_id}/close", data={
+        "csrf_token": csrf, "route": "returned_full_time", "closed_on": date.today().isoformat()})
+    assert response.status_code == 302
+    plan = stored(web, plan_id)
+    assert plan.status == "closed" and plan.closure_route == "returned_full_time"
+    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert "Plan closed." in html and "Close the plan" not in html
+    with web.session() as session:
+        history = session.exec(select(PlanVersion).where(PlanVersion.plan_id == plan_id)).all()
+    assert history[-1].change_summary.startswith("Plan closed: returned_full_time")
+
+
+def test_viewing_a_plan_is_audited(web: World) -> None:
+    plan_id = web.plan("Oak Primary", "closed")
+    detail(web, plan_id, ADMIN)
+    with web.session() as session:
+        rows = session.exec(select(AuditLog).where(AuditLog.entity == "plan", AuditLog.entity_id == str(plan_id),
+                                                   AuditLog.action == "read")).all()
+    assert any(r.detail_json and r.detail_json["via"] == "web:plan" for r in rows)
+
+
+@pytest.mark.parametrize("email", [OAK_STAFF, ADMIN])
+def test_the_home_page_counts_what_needs_attention(web: World, email: str) -> None:
+    client, _ = signed_in(web.app, email)
+    html = client.get("/").get_data(as_text=True)
+    assert "awaiting agreement" in html and "review overdue" in html
