@@ -1,0 +1,131 @@
+"""Reminder DMs with buttons: the sweeper delivers through the Slack adapter; "Review held today"
+records the review (once), "Snooze a day" reminds again tomorrow."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import BASE_URL, DSL, EWO, TODAY, Slack, World, all_text
+from slack_fakes import FakeSlack
+from slack_sdk import WebClient
+from sqlmodel import select
+
+from assistant.reminders.delivery import SlackDeliverer, SlackDirectMessage
+from assistant.reminders.messages import Recipient, ReminderMessage
+from assistant.reminders.sweeper import SweepSettings, run_once
+from assistant.slack.delivery import SlackReminderDelivery
+from storage.models import Reminder, Review, User
+
+FIRST_REVIEW_REMINDER_DUE = datetime(2026, 1, 21, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def delivery(fake_slack: FakeSlack, world: World) -> SlackReminderDelivery:
+    return SlackReminderDelivery(WebClient(token="xoxb-test-token", base_url=fake_slack.api_url),
+                                 world.session_factory)
+
+
+def reminder_dm(slack: Slack) -> dict[str, Any]:
+    dms = [p for p in slack.posted("DDSL") if "ptt_reminder_review_held" in all_text(p)]
+    assert len(dms) == 1, dms
+    return copy.deepcopy(next(m for (channel, _), m in slack.fake.messages.items()
+                              if channel == "DDSL" and m["blocks"] == dms[0]["blocks"]))
+
+
+def button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
+    for block in message["blocks"]:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == action_id:
+                return {"type": "button", "action_id": action_id, "block_id": block.get("block_id"),
+                        "value": element.get("value"), "text": element["text"]}
+    raise AssertionError(f"no {action_id} button")
+
+
+def deliver_first_review_reminder(slack: Slack, delivery: SlackReminderDelivery) -> dict[str, Any]:
+    slack.command(DSL, "link")  # maps the Slack user to the staff account by e-mail
+    run_once(slack_world_factory(delivery), FIRST_REVIEW_REMINDER_DUE, {"slack": delivery},
+             settings=SweepSettings(base_url=BASE_URL))
+    return reminder_dm(slack)
+
+
+def slack_world_factory(delivery: SlackReminderDelivery) -> Any:
+    return delivery.session_factory
+
+
+def test_the_sweeper_sends_a_review_reminder_as_a_dm_with_three_buttons(
+        slack: Slack, delivery: SlackReminderDelivery, world: World) -> None:
+    message = deliver_first_review_reminder(slack, delivery)
+
+    text = all_text(message)
+    assert "Jordan" in text
+    for action_id in ("ptt_reminder_review_held", "ptt_reminder_snooze", "ptt_open_link"):
+        assert action_id in text
+    assert f"{BASE_URL}/plans/{world.plans['jordan']}" in text
+    assert isinstance(delivery, SlackDirectMessage)
+
+
+def test_review_held_records_the_review_once_even_if_clicked_twice(
+        slack: Slack, delivery: SlackReminderDelivery, world: World, fake_slack: FakeSlack) -> None:
+    message = deliver_first_review_reminder(slack, delivery)
+    held = button(message, "ptt_reminder_review_held")
+
+    slack.click(DSL, message, "DDSL", held)
+    slack.click(DSL, message, "DDSL", held)
+
+    with world.session_factory() as session:
+        reviews = session.exec(select(Review).where(Review.plan_id == world.plans["jordan"],
+                                                    Review.held_on.is_not(None))).all()
+    assert [(r.held_on, r.due_on.isoformat(), r.recorded_by) for r in reviews] == [
+        (TODAY, "2026-01-23", world.users["dsl"])]
+    (update,) = fake_slack.calls_to("chat.update")
+    assert "Review recorded as held" in all_text(update.params)
+    assert "ptt_reminder_review_held" not in all_text(update.params)
+    assert "already been recorded" in fake_slack.calls_to("response_url")[-1].params["text"]
+
+
+def test_snooze_reminds_the_same_person_tomorrow_by_slack(
+        slack: Slack, delivery: SlackReminderDelivery, world: World) -> None:
+    message = deliver_first_review_reminder(slack, delivery)
+
+    slack.click(DSL, message, "DDSL", button(message, "ptt_reminder_snooze"))
+
+    with world.session_factory() as session:
+        snoozed = session.exec(select(Reminder).where(Reminder.idempotency_key.contains(":snoozed:"))).one()
+    assert snoozed.status == "pending" and snoozed.channel == "slack"
+    assert snoozed.recipient_user_id == world.users["dsl"]
+    assert snoozed.due_at.date() == TODAY + timedelta(days=1)
+
+
+def test_someone_outside_the_school_cannot_record_its_review(
+        slack: Slack, delivery: SlackReminderDelivery, world: World, fake_slack: FakeSlack) -> None:
+    message = deliver_first_review_reminder(slack, delivery)
+
+    slack.click(EWO, message, "DDSL", button(message, "ptt_reminder_review_held"))
+
+    with world.session_factory() as session:
+        assert not session.exec(select(Review).where(Review.held_on.is_not(None))).all()
+    assert "Only the school's own staff" in fake_slack.calls_to("response_url")[-1].params["text"]
+
+
+def test_the_same_reminder_is_sent_once_however_often_delivery_is_retried(
+        delivery: SlackReminderDelivery, fake_slack: FakeSlack, world: World) -> None:
+    with world.session_factory() as session:
+        reminder = session.exec(select(Reminder).where(Reminder.plan_id == world.plans["jordan"])).first()
+        dsl = session.get(User, world.users["dsl"])
+    message = ReminderMessage(
+        reminder_id=reminder.id, kind=reminder.kind, subject=reminder.subject,
+        idempotency_key=reminder.idempotency_key, escalation_level=0, plan_id=reminder.plan_id,
+        recipients=(Recipient(dsl.id, dsl.email, "Dee", "dsl", None),), title="Review due", body="Jordan S.",
+        due_at=reminder.due_at, link=f"{BASE_URL}/plans/{reminder.plan_id}")
+
+    delivery.deliver(message)
+    delivery.deliver(message)
+    linked = replace(message, recipients=(replace(message.recipients[0], slack_user_id=DSL.id),))
+    SlackDeliverer(delivery).deliver(linked)  # the reminders' own adapter, through the port
+
+    assert len(fake_slack.calls_to("users.lookupByEmail")) >= 1
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "DDSL"]) == 1

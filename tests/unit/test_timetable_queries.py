@@ -1,0 +1,116 @@
+"""EWO queries in plain words are read into a TimetableQuery; anything else gets suggestions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from conversations.queries import (
+    EXAMPLE_QUERIES,
+    DateWindow,
+    QueryNotUnderstood,
+    TimetableQuery,
+    parse_timetable_query,
+    suggest_queries,
+)
+
+WEDNESDAY = date(2026, 3, 11)
+
+
+def parse(text: str) -> TimetableQuery:
+    query = parse_timetable_query(text, today=WEDNESDAY)
+    assert isinstance(query, TimetableQuery), query
+    return query
+
+
+def test_active_lists_active_plans() -> None:
+    query = parse("active")
+    assert query.status == "active" and not query.count_only and query.school_name is None
+
+
+def test_a_school_after_at_is_kept_as_typed() -> None:
+    assert parse("active at Oak Primary").school_name == "Oak Primary"
+    assert parse("show me plans at st mary's ce primary").school_name == "St Mary'S Ce Primary"
+    assert parse("looked after at Oak Primary ending next week").school_name == "Oak Primary"
+
+
+def test_ending_this_week_is_monday_to_sunday_of_the_week_containing_today() -> None:
+    assert parse("ending this week").ending_within == DateWindow(
+        start=date(2026, 3, 9), end=date(2026, 3, 15), label="this week")
+
+
+def test_ending_next_week_and_within_a_number_of_days() -> None:
+    assert parse("ending next week").ending_within.start == date(2026, 3, 16)
+    window = parse("plans ending in the next 10 days").ending_within
+    assert (window.start, window.end) == (WEDNESDAY, date(2026, 3, 21))
+    assert parse("ending within 2 weeks").ending_within.end == date(2026, 3, 25)
+
+
+def test_reviews_overdue_and_reviews_due() -> None:
+    assert parse("reviews overdue").review_overdue
+    assert parse("overdue reviews at Elm Academy").school_name == "Elm Academy"
+    assert parse("reviews due this week").review_due_within.end == date(2026, 3, 15)
+
+
+def test_over_six_weeks_means_longer_than_six_weeks() -> None:
+    query = parse("over six weeks")
+    assert query.over_maximum and query.over_weeks == 6
+    assert parse("plans over 6 weeks").over_weeks == 6
+    past = parse("past the maximum")
+    assert past.over_maximum and past.over_weeks is None
+
+
+@pytest.mark.parametrize(("text", "circumstance"), [
+    ("looked after", "looked_after"),
+    ("looked-after pupils", "looked_after"),
+    ("children in care", "looked_after"),
+    ("CLA", "looked_after"),
+    ("previously looked after", "previously_looked_after"),
+    ("EHCP", "ehcp"),
+    ("pupils with an EHCP", "ehcp"),
+    ("child protection", "child_protection_plan"),
+    ("CIN", "child_in_need_plan"),
+    ("youth justice", "youth_justice"),
+])
+def test_circumstances_are_recognised_in_their_usual_words(text: str, circumstance: str) -> None:
+    assert parse(text).circumstance == circumstance
+
+
+def test_how_many_counts_instead_of_listing() -> None:
+    query = parse("how many looked after at Oak Primary?")
+    assert query.count_only and query.circumstance == "looked_after" and query.school_name == "Oak Primary"
+    assert query.describe() == "How many plans for looked-after pupils at Oak Primary"
+
+
+def test_filters_combine() -> None:
+    query = parse("how many active EHCP in year 9 ending this month")
+    assert (query.status, query.circumstance, query.year_group, query.count_only) == ("active", "ehcp", "Y9", True)
+    assert query.ending_within.end == date(2026, 3, 31)
+
+
+def test_the_default_is_every_open_plan() -> None:
+    assert parse("plans").status == "open"
+    assert parse("all plans").status == "any"
+    assert parse("closed").status == "closed"
+
+
+@pytest.mark.parametrize("text", ["what's the weather like", "purple monkey dishwasher", "",
+                                  "Who needs to agree for a looked-after child?", "how long can it last?"])
+def test_anything_else_is_not_understood_and_gets_suggestions(text: str) -> None:
+    result = parse_timetable_query(text, today=WEDNESDAY)
+    assert isinstance(result, QueryNotUnderstood)
+    assert result.suggestions and set(result.suggestions) <= set(EXAMPLE_QUERIES)
+
+
+def test_suggestions_lean_towards_what_was_typed() -> None:
+    assert "reviews overdue" in suggest_queries("reveiws overdew")
+
+
+def test_every_example_query_is_understood() -> None:
+    for example in EXAMPLE_QUERIES:
+        assert isinstance(parse_timetable_query(example, today=WEDNESDAY), TimetableQuery), example
+
+
+def test_parsing_is_pure_today_comes_in() -> None:
+    assert parse_timetable_query("ending this week", today=date(2026, 1, 1)) != parse("ending this week")
