@@ -6,6 +6,7 @@ gives carries the citation of the clause in the pack that produced it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from rules.calendar import (
@@ -27,7 +28,7 @@ from rules.models import (
     Reason,
     trusted,
 )
-from rules.packs import Pack, load_pack
+from rules.packs import ConsulteeRule, Pack, StepRule, When, load_pack
 
 _STRENGTH = {"agree": 3, "consult": 2, "inform": 1}
 _SEVERITY_ORDER = {"stop": 0, "outstanding": 1, "info": 2}
@@ -81,6 +82,30 @@ def _reason(code: str, severity: str, message: str, citation: Citation | None) -
     return reason
 
 
+_CONSULTEES: dict[tuple[str, int, str, bool], Consultee] = {}
+
+
+def _consultee(
+    role: str, rule: ConsulteeRule, status: str, label: str, before_start: bool, satisfied: bool
+) -> Consultee:
+    key = (role, id(rule), status, before_start)
+    consultee = _CONSULTEES.get(key)
+    if consultee is None:
+        consultee = trusted(
+            Consultee,
+            role=role,
+            requirement=rule.requirement,
+            status=status,
+            citation=rule.citation,
+            label=label,
+            needed_before_start=before_start,
+            satisfied=satisfied,
+        )
+        if len(_CONSULTEES) < 20_000:
+            _CONSULTEES[key] = consultee
+    return consultee
+
+
 def _next_step(rule: object, code: str, message: str, citation: Citation | None) -> NextStep:
     step = _NEXT_STEPS.get(id(rule))
     if step is None:
@@ -88,10 +113,115 @@ def _next_step(rule: object, code: str, message: str, citation: Citation | None)
     return step
 
 
+@dataclass(frozen=True, slots=True)
+class _Applicable:
+    """What a pack asks of one kind of pupil: everything that depends only on the circumstances,
+    the reasons and the year group, worked out once and reused for every case like it."""
+
+    fixed_reasons: tuple[Reason, ...]
+    consent_substitutes: tuple[tuple[str, str], ...]
+    steps: tuple[StepRule, ...]
+    consultees: tuple[tuple[str, bool, ConsulteeRule], ...]
+    advice: tuple[Reason, ...]
+    next_steps: tuple[NextStep, ...]
+
+
+_APPLICABLE: dict[tuple[int, frozenset[str], tuple[str, ...], str | None], _Applicable] = {}
+
+
+def _applicable(
+    pack: Pack, circumstances: frozenset[str], given: tuple[str, ...], year_group: str | None
+) -> _Applicable:
+    key = (id(pack), circumstances, given, year_group)
+    found = _APPLICABLE.get(key)
+    if found is None:
+        found = _work_out_applicable(pack, circumstances, given, year_group)
+        if len(_APPLICABLE) < 50_000:
+            _APPLICABLE[key] = found
+    return found
+
+
+def _work_out_applicable(
+    pack: Pack, circumstances: frozenset[str], given: tuple[str, ...], year_group: str | None
+) -> _Applicable:
+    given_reasons = frozenset(given)
+
+    def holds(when: When) -> bool:
+        return when.holds(circumstances, given_reasons, year_group)
+
+    fixed: list[Reason] = []
+    # Circumstances that rule a timetable out.
+    for stop in pack.stops:
+        if holds(stop.when):
+            fixed.append(_reason(stop.code, "stop", f"{stop.message} {stop.instead}".strip(), stop.citation))
+
+    # The reasons for the timetable.
+    ruled_out = {r.reason: r for r in pack.reasons.ruled_out}
+    accepted = {r.reason: r for r in pack.reasons.accepted}
+    unlisted: list[str] = []
+    any_accepted = False
+    for reason in given:
+        if reason in ruled_out:
+            rule = ruled_out[reason]
+            fixed.append(_reason("reason_ruled_out", "stop", f"{rule.message} {rule.instead}".strip(), rule.citation))
+            continue
+        acceptance = accepted.get(reason)
+        if acceptance is not None and (holds(acceptance.requires) or pack.reasons.unlisted == "accept"):
+            any_accepted = True
+            continue
+        unlisted.append(reason)
+        if acceptance is not None and acceptance.requires_message:
+            fixed.append(_reason("reason_conditions_not_met", "info", acceptance.requires_message, acceptance.citation))
+    if unlisted and pack.reasons.unlisted == "stop_unless_another_accepted":
+        named = ", ".join(r.replace("_", " ") for r in unlisted)
+        severity = "info" if any_accepted else "stop"
+        message = pack.reasons.unlisted_message.format(reasons=named)
+        fixed.append(_reason("reason_not_exceptional", severity, message, pack.reasons.unlisted_citation))
+
+    # The first rule that holds for each step names the clause that asks for it.
+    steps: list[StepRule] = []
+    seen_steps: set[str] = set()
+    for step in pack.steps:
+        if step.step not in seen_steps and holds(step.when):
+            seen_steps.add(step.step)
+            steps.append(step)
+
+    # Each role once, with the strongest requirement that applies.
+    strongest: dict[str, tuple[int, bool, ConsulteeRule]] = {}
+    for rule in pack.consultees:
+        if not holds(rule.when):
+            continue
+        strength = _STRENGTH[rule.requirement]
+        current = strongest.get(rule.role)
+        if current is None:
+            strongest[rule.role] = (strength, rule.before_start, rule)
+        else:
+            before = current[1] or rule.before_start
+            strongest[rule.role] = (
+                (strength, before, rule) if strength > current[0] else (current[0], before, current[2])
+            )
+
+    next_steps = [_next_step(s, s.code, s.message, s.citation) for s in pack.next_steps if holds(s.when)]
+    for _, _, rule in strongest.values():
+        if rule.requirement == "inform" and not rule.before_start:
+            next_steps.append(
+                _next_step(
+                    rule, f"inform_{rule.role}", f"Tell {ROLE_LABELS[rule.role]} about the timetable.", rule.citation
+                )
+            )
+    return _Applicable(
+        fixed_reasons=tuple(fixed),
+        consent_substitutes=tuple((s.role, s.status) for s in pack.consent.substitutes if holds(s.when)),
+        steps=tuple(steps),
+        consultees=tuple((role, before, rule) for role, (_, before, rule) in strongest.items()),
+        advice=tuple(_reason(a.code, "info", a.message, a.citation) for a in pack.advice if holds(a.when)),
+        next_steps=tuple(next_steps),
+    )
+
+
 def evaluate(case: Case, pack: Pack | None = None) -> Decision:
     """Decide whether the timetable in ``case`` may proceed under its policy."""
     pack = pack or load_pack(case.policy)
-    reasons: list[Reason] = []
     notes: list[Note] = [NATIONAL_REGISTER_NOTE]
 
     # --- the facts ---------------------------------------------------------------------------
@@ -101,48 +231,12 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
     dob = case.pupil.date_of_birth
     if year_group is None and dob is not None and start is not None:
         year_group = year_group_for(dob, start)
-    circumstances = frozenset(name for name in CIRCUMSTANCES if getattr(case.circumstances, name))
-    given_reasons = frozenset(case.reasons)
+    facts = case.circumstances
+    circumstances = frozenset(name for name in CIRCUMSTANCES if getattr(facts, name))
+    applicable = _applicable(pack, circumstances, case.reasons, year_group)
     consultations = case.consultations
     steps = case.steps
-
-    def holds(when) -> bool:
-        return when.holds(circumstances, given_reasons, year_group)
-
-    # --- circumstances that rule a timetable out ---------------------------------------------
-    for stop in pack.stops:
-        if holds(stop.when):
-            message = f"{stop.message} {stop.instead}".strip()
-            reasons.append(_reason(stop.code, "stop", message, stop.citation))
-
-    # --- the reasons for the timetable ---------------------------------------------------------
-    ruled_out = {r.reason: r for r in pack.reasons.ruled_out}
-    accepted = {r.reason: r for r in pack.reasons.accepted}
-    unlisted: list[str] = []
-    any_accepted = False
-    for given in case.reasons:
-        if given in ruled_out:
-            rule = ruled_out[given]
-            message = f"{rule.message} {rule.instead}".strip()
-            reasons.append(_reason("reason_ruled_out", "stop", message, rule.citation))
-            continue
-        acceptance = accepted.get(given)
-        if acceptance is not None and holds(acceptance.requires):
-            any_accepted = True
-            continue
-        if acceptance is not None and pack.reasons.unlisted == "accept":
-            any_accepted = True
-            continue
-        unlisted.append(given)
-        if acceptance is not None and acceptance.requires_message:
-            reasons.append(
-                _reason("reason_conditions_not_met", "info", acceptance.requires_message, acceptance.citation)
-            )
-    if unlisted and pack.reasons.unlisted == "stop_unless_another_accepted":
-        named = ", ".join(r.replace("_", " ") for r in unlisted)
-        severity = "info" if any_accepted else "stop"
-        message = pack.reasons.unlisted_message.format(reasons=named)
-        reasons.append(_reason("reason_not_exceptional", severity, message, pack.reasons.unlisted_citation))
+    reasons: list[Reason] = list(applicable.fixed_reasons)
 
     # --- parental consent ----------------------------------------------------------------------
     consent = pack.consent
@@ -150,7 +244,7 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
         message = f"{consent.refused_message} {consent.instead}".strip()
         reasons.append(_reason("parent_consent_refused", "stop", message, consent.refused_citation))
     elif steps.parent_consent != "given":
-        substituted = any(holds(s.when) and consultations.get(s.role) == s.status for s in consent.substitutes)
+        substituted = any(consultations.get(role) == status for role, status in applicable.consent_substitutes)
         if not substituted:
             reasons.append(_reason("parent_consent_missing", "outstanding", consent.missing_message, consent.citation))
 
@@ -164,30 +258,13 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
         )
 
     # --- other steps ---------------------------------------------------------------------------
-    seen_steps: set[str] = set()
-    for step in pack.steps:
-        if step.step in seen_steps or getattr(steps, step.step) or not holds(step.when):
-            continue
-        seen_steps.add(step.step)
-        reasons.append(_reason(step.code or f"{step.step}_missing", "outstanding", step.message, step.citation))
+    for step in applicable.steps:
+        if not getattr(steps, step.step):
+            reasons.append(_reason(step.code or f"{step.step}_missing", "outstanding", step.message, step.citation))
 
     # --- who must agree, be consulted or be informed -------------------------------------------
-    strongest: dict[str, tuple[int, bool, object]] = {}
-    for rule in pack.consultees:
-        if not holds(rule.when):
-            continue
-        strength = _STRENGTH[rule.requirement]
-        current = strongest.get(rule.role)
-        if current is None:
-            strongest[rule.role] = (strength, rule.before_start, rule)
-        else:
-            before = current[1] or rule.before_start
-            if strength > current[0]:
-                strongest[rule.role] = (strength, before, rule)
-            else:
-                strongest[rule.role] = (current[0], before, current[2])
     consultees: list[Consultee] = []
-    for role, (_, before_start, rule) in strongest.items():
+    for role, before_start, rule in applicable.consultees:
         status = consultations.get(role, "not_contacted")
         requirement = rule.requirement
         label = _label(role)
@@ -243,18 +320,7 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
                         rule.citation,
                     )
                 )
-        consultees.append(
-            trusted(
-                Consultee,
-                role=role,
-                requirement=requirement,
-                status=status,
-                citation=rule.citation,
-                label=label,
-                needed_before_start=before_start,
-                satisfied=satisfied,
-            )
-        )
+        consultees.append(_consultee(role, rule, status, label, before_start, satisfied))
 
     # --- dates: end date, maximum, reviews -----------------------------------------------------
     calendar = SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
@@ -364,21 +430,8 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
         of_compulsory_age = True
 
     # --- advice and what follows agreement -----------------------------------------------------
-    for advice in pack.advice:
-        if holds(advice.when):
-            reasons.append(_reason(advice.code, "info", advice.message, advice.citation))
-    next_steps = [_next_step(s, s.code, s.message, s.citation) for s in pack.next_steps if holds(s.when)]
-    for rule in strongest.values():
-        consultee_rule = rule[2]
-        if consultee_rule.requirement == "inform" and not consultee_rule.before_start:
-            next_steps.append(
-                _next_step(
-                    consultee_rule,
-                    f"inform_{consultee_rule.role}",
-                    f"Tell {ROLE_LABELS[consultee_rule.role]} about the timetable.",
-                    consultee_rule.citation,
-                )
-            )
+    reasons.extend(applicable.advice)
+    next_steps = list(applicable.next_steps)
 
     reasons.sort(key=lambda r: _SEVERITY_ORDER[r.severity])
     if any(r.severity == "stop" for r in reasons):

@@ -232,6 +232,8 @@ class Reason(BaseModel):
 
 
 class Consultee(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     role: Role
     requirement: Requirement
     status: ConsultationStatus
