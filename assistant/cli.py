@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "db": "assistant.commands.admin:db",
     "reminders": "assistant.reminders.cli:reminders",
     "slack": "assistant.commands.slack:slack",
+    "closures": "assistant.commands.closures:closures",
 }
 HELP: dict[str, str] = {
     "check": "Decide whether a part-time timetable may proceed (contract v1 case in, decision out).",
@@ -26,6 +27,7 @@ HELP: dict[str, str] = {
     "db": "Database migrations (ptt db upgrade).",
     "reminders": "Deliver due reminders (ptt reminders run), for cron or a systemd timer.",
     "slack": "Slack app: ptt slack socket runs Socket Mode.",
+    "closures": "Term holidays and INSET days of an LA or a school (ptt closures add/list/remove).",
 }
 
 

@@ -86,6 +86,9 @@ class LocalAuthority(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_type=String(200))
     policy_id: str = Field(sa_type=String(64), unique=True)
+    # Days every school in the LA is closed (term holidays, shared INSET days):
+    # [{"from": "2026-02-16", "to": "2026-02-20", "label": "February half term"}, ...]
+    closures_json: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class School(SQLModel, table=True):
@@ -95,6 +98,8 @@ class School(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_type=String(200))
     la_id: int | None = _fk("local_authorities.id", nullable=True)
+    # The school's own closures on top of its LA's (INSET days, an academy's own term dates).
+    closures_json: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class User(SQLModel, table=True):

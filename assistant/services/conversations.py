@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Boolean, String, Text, bindparam, func, insert, update
 from sqlmodel import Session, col, select
 
+from assistant.services.closures import closures_for_school
 from rules import known_policy_ids, load_pack
 from storage.db import SQLITE_READ_ONLY
 from storage.errors import ConflictError, NotFoundError
@@ -364,7 +365,8 @@ def start(
     if policy_id not in known_policy_ids():
         raise ConversationError(f"Unknown policy {policy_id!r}; known policies: {', '.join(known_policy_ids())}.")
     today = today or utcnow().date()
-    turn = _engine().start_conversation(policy_id, today, closures=tuple(closures))
+    closures = tuple(closures) or tuple(closures_for_school(session, user.school_id))
+    turn = _engine().start_conversation(policy_id, today, closures=closures)
     begin_writing(session)
     conv = ConversationRepository(session).create(policy_id=policy_id, user_id=user.id, channel=channel)
     _store_turn(conv, turn, answer=None)
