@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from slack_fakes import FakeSlack, Request, SlackSide, SlackUser, signed_headers
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from werkzeug.serving import make_server
@@ -26,6 +25,7 @@ from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.repositories import DirectoryRepository
 from storage.uow import UnitOfWork
+from tests.e2e.slack.slack_fakes import FakeSlack, Request, SlackSide, SlackUser, signed_headers
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token"

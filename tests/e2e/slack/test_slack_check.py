@@ -6,13 +6,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from conftest import BASE_URL, DSL, STRANGER, Slack, World, all_text
-from slack_fakes import FakeSlack
 from sqlmodel import select
 
 from rules.citations import quote_is_in
 from storage.models import Conversation
 from tests.conftest import POLICY_DOCUMENTS
+from tests.e2e.slack.conftest import BASE_URL, DSL, STRANGER, Slack, World, all_text
+from tests.e2e.slack.slack_fakes import FakeSlack
 
 DM = "DDSL"
 ANSWERS: dict[str, Any] = {

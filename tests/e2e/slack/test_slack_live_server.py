@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import BOT_TOKEN, DSL, EWO, SIGNING_SECRET, STRANGER, Slack, World, all_text
-from slack_fakes import FakeSlack, signed_headers
+
+from tests.e2e.slack.conftest import BOT_TOKEN, DSL, EWO, SIGNING_SECRET, STRANGER, Slack, World, all_text
+from tests.e2e.slack.slack_fakes import FakeSlack, signed_headers
 
 
 def test_a_slash_command_is_acknowledged_at_once_and_answered_afterwards(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from conftest import DSL, EWO, OTHER_EWO, STRANGER, Slack, World, all_text
-from slack_fakes import FakeSlack
 from sqlmodel import select
 
 from rules.citations import quote_is_in
 from storage.models import AuditLog
 from tests.conftest import POLICY_DOCUMENTS
+from tests.e2e.slack.conftest import DSL, EWO, OTHER_EWO, STRANGER, Slack, World, all_text
+from tests.e2e.slack.slack_fakes import FakeSlack
 
 PUPILS = ("Jordan", "Amy", "Ben", "Cara")
 

@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import BASE_URL, DSL, EWO, TODAY, Slack, World, all_text
-from slack_fakes import FakeSlack
 from slack_sdk import WebClient
 from sqlmodel import select
 
@@ -19,6 +17,8 @@ from assistant.reminders.messages import Recipient, ReminderMessage
 from assistant.reminders.sweeper import SweepSettings, run_once
 from assistant.slack.delivery import SlackReminderDelivery
 from storage.models import Reminder, Review, User
+from tests.e2e.slack.conftest import BASE_URL, DSL, EWO, TODAY, Slack, World, all_text
+from tests.e2e.slack.slack_fakes import FakeSlack
 
 FIRST_REVIEW_REMINDER_DUE = datetime(2026, 1, 21, 8, 0, tzinfo=UTC)
 

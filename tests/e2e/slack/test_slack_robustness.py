@@ -8,13 +8,13 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
-from conftest import DSL, EWO, SIGNING_SECRET, STRANGER, Slack, World, all_text, make_flask_app
-from slack_fakes import FakeSlack
 from sqlalchemy import inspect
 
 from assistant.commands.slack import slack as slack_command
 from assistant.slack import store
 from tests.conftest import PROJECT_ROOT
+from tests.e2e.slack.conftest import DSL, EWO, SIGNING_SECRET, STRANGER, Slack, World, all_text, make_flask_app
+from tests.e2e.slack.slack_fakes import FakeSlack
 
 PUPILS = ("Jordan", "Amy", "Ben", "Cara")
 
@@ -40,7 +40,7 @@ def test_a_stale_request_more_than_five_minutes_old_gets_401(slack: Slack, fake_
 
 def test_a_tampered_body_gets_401(slack: Slack) -> None:
     request, _ = slack.side.slash_command(DSL.id, "plans")
-    from slack_fakes import signed_headers
+    from tests.e2e.slack.slack_fakes import signed_headers
 
     headers = signed_headers(SIGNING_SECRET, request.body, content_type=request.content_type)
     status, _ = slack._post(type(request)(request.body.replace("plans", "check"), request.content_type), headers)
