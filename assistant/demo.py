@@ -20,7 +20,7 @@ from assistant.services.auth import hash_password
 from assistant.services.conversations import SharedUnitOfWork
 from conversations.timetable import build_graduated_timetable
 from rules import Case, Decision, evaluate, load_pack
-from rules.calendar import SchoolCalendar
+from rules.calendar import SchoolCalendar, england_bank_holidays
 from storage.models import Plan, User
 from storage.repositories import DirectoryRepository
 
@@ -83,6 +83,36 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def demo_term_holidays(school_year: int) -> list[tuple[date, date, str]]:
+    """Typical English term holidays for the school year starting in September ``school_year``
+    (half terms, Christmas, Easter around Good Friday, summer). Demo data only: real LAs and
+    schools configure their own with ``ptt closures``."""
+
+    def week_of(day: date) -> tuple[date, date]:
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=4)
+
+    spring = school_year + 1
+    good_friday = min(d for d in england_bank_holidays(spring) if d.month in (3, 4) and d.weekday() == 4)
+    spring_bank_holiday = max(d for d in england_bank_holidays(spring) if d.month == 5)
+    october = week_of(date(school_year, 10, 28))
+    february = week_of(date(spring, 2, 17))
+    may = week_of(spring_bank_holiday)
+    return [
+        (*october, "October half term"),
+        (week_of(date(school_year, 12, 22))[0], week_of(date(spring, 1, 1))[1], "Christmas holidays"),
+        (*february, "February half term"),
+        (good_friday - timedelta(days=4), good_friday + timedelta(days=10), "Easter holidays"),
+        (*may, "May half term"),
+        (date(spring, 7, 22), date(spring, 8, 31), "Summer holidays"),
+    ]
+
+
+def _demo_closures(around: date) -> list[tuple[date, date, str]]:
+    year = around.year if around.month >= 9 else around.year - 1
+    return demo_term_holidays(year - 1) + demo_term_holidays(year) + demo_term_holidays(year + 1)
+
+
 def _case(policy_id: str, *, start: date, end: date, year_group: str, circumstances: dict[str, bool],
           reasons: list[str], consultations: dict[str, str] | None = None) -> dict[str, Any]:
     return {
@@ -95,6 +125,11 @@ def _case(policy_id: str, *, start: date, end: date, year_group: str, circumstan
                   "needs_assessment": True, "planning_meeting_held": True, "written_plan": True,
                   "headteacher_signed": True, "healthcare_plan": True, "ehcp_review_called": True},
         "consultations": consultations or {},
+        "calendar": {"closures": [
+            {"from": first.isoformat(), "to": last.isoformat()}
+            for first, last, _ in _demo_closures(start)
+            if last >= start - timedelta(days=7) and first <= end + timedelta(days=90)
+        ]},
     }
 
 
@@ -190,6 +225,11 @@ def load_demo(session_factory: Callable[[], Session], *, today: date | None = No
         for auth in AUTHORITIES:
             la = directory.get_or_create_la(auth.policy_id, name=auth.name)
             la.name = auth.name
+            if not la.closures_json:
+                la.closures_json = [
+                    {"from": first.isoformat(), "to": last.isoformat(), "label": f"{label} (demo term dates)"}
+                    for first, last, label in _demo_closures(today)
+                ]
             for local, role, title in (("ewo", "ewo", "Education Welfare Officer"),
                                        ("la.officer", "la_officer", "Inclusion Officer")):
                 user = directory.upsert_user(_email(local, auth.slug), role, la_id=la.id,
