@@ -42,6 +42,7 @@ ReminderKind = Literal[
     "over_maximum",
     "la_notification_due",
     "agreement_missing",
+    "decision_changed",
 ]
 REMINDER_KINDS: tuple[str, ...] = (
     "review_due",
@@ -50,6 +51,7 @@ REMINDER_KINDS: tuple[str, ...] = (
     "over_maximum",
     "la_notification_due",
     "agreement_missing",
+    "decision_changed",
 )
 LaNotificationKind = Literal["first", "update", "closure"]
 
@@ -57,7 +59,7 @@ LaNotificationKind = Literal["first", "update", "closure"]
 ESCALATION_CHAIN: tuple[str, ...] = ("lead", "dsl", "ewo")
 #: Kinds that escalate when nobody acts on them. ``end_date_near`` is a heads-up only:
 #: if the end date then passes with the plan open, ``end_date_passed`` escalates.
-ESCALATING_KINDS: frozenset[str] = frozenset(REMINDER_KINDS) - {"end_date_near"}
+ESCALATING_KINDS: frozenset[str] = frozenset(REMINDER_KINDS) - {"end_date_near", "decision_changed"}
 
 DEFAULT_END_DATE_NEAR_SCHOOL_DAYS = 3
 DEFAULT_AGREEMENT_GRACE_SCHOOL_DAYS = 5

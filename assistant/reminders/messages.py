@@ -116,6 +116,14 @@ def render(
         body = (f"The {role}'s agreement to the part-time timetable for {who} is required by "
                 f"{facts.policy_title} and has not been recorded. Chase it, or record their "
                 "reply.")
+    elif kind == "decision_changed":
+        before, _, after = subject.partition(":")
+        words = {"may_proceed": "may proceed", "not_yet": "not yet (steps outstanding)",
+                 "must_not_proceed": "must not proceed"}
+        title = f"Decision changed to '{words.get(after, after)}': {facts.pupil_label}"
+        body = (f"A step or a professional's reply was just recorded for {who}. Under "
+                f"{facts.policy_title} the timetable now {words.get(after, after)} "
+                f"(it was: {words.get(before, before)}). Open the plan to see the cited reasons.")
     else:
         title = f"Reminder ({kind}): {facts.pupil_label}"
         body = f"A reminder about the part-time timetable for {who}: {subject}."

@@ -32,7 +32,7 @@ from rules.reminder_schedule import (
 )
 from storage.db import SessionFactory
 from storage.errors import ConflictError
-from storage.models import Plan, PlanStatus, Pupil, Reminder, Review
+from storage.models import Plan, PlanStatus, Pupil, Reminder, Review, User
 from storage.types import utcnow
 from storage.uow import UnitOfWork, as_unit_of_work
 
@@ -285,6 +285,26 @@ def _reevaluate(uow: UnitOfWork, plan: Plan, change: Mapping[str, Any], now: dat
     return decision
 
 
+def _tell_if_the_decision_changed(
+    uow: UnitOfWork, plan: Plan, outcome_before: str | None, decision: Decision, version: int, now: datetime
+) -> None:
+    """When a recorded step or reply changes the outcome, the plan's lead and the DSL are told
+    straight away (a reminder due now, delivered by the sweeper on their usual channel)."""
+    if outcome_before is None or outcome_before == decision.outcome:
+        return
+    subject = f"{outcome_before}:{decision.outcome}"
+    lead = uow.session.get(User, plan.lead_user_id) if plan.lead_user_id is not None else None
+    roles = ("lead",) if lead is not None and lead.role == "dsl" else ("lead", "dsl")
+    rows = []
+    for role in roles:
+        told = ScheduledReminder("decision_changed", now.date(), f"plan:{plan.id}:decision_changed:v{version}:{role}",
+                                 role, subject)
+        row = _reminder_row(plan, told, now)
+        row["due_at"] = now
+        rows.append(row)
+    uow.reminders.schedule(rows)
+
+
 def _deep_copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _deep_copy(v) for k, v in value.items()}
@@ -370,7 +390,9 @@ def record_step(
         plan = _load(unit, plan_id, expected_version)
         _open_plan(plan)
         loaded, before = plan.version, plan.status
+        outcome_before = (plan.decision_json or {}).get("outcome")
         decision = _reevaluate(unit, plan, {f"steps.{step}": value}, now)
+        _tell_if_the_decision_changed(unit, plan, outcome_before, decision, loaded, now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
                summary=f"Step {step} recorded as {value!r}; status {before} → {plan.status}.",
                detail={"step": step, "value": value, "outcome": decision.outcome})
@@ -393,7 +415,9 @@ def record_consultee_reply(
         plan = _load(unit, plan_id, expected_version)
         _open_plan(plan)
         loaded, before = plan.version, plan.status
+        outcome_before = (plan.decision_json or {}).get("outcome")
         decision = _reevaluate(unit, plan, {f"consultations.{role}": status}, now)
+        _tell_if_the_decision_changed(unit, plan, outcome_before, decision, loaded, now)
         unit.plans.upsert_consultation(plan.id, role, status=status, note=note, at=now)
         if status in ("agreed", "declined"):
             unit.reminders.resolve(plan.id, kinds=["agreement_missing"], subjects=[role], now=now)
@@ -549,7 +573,8 @@ def _close(unit: UnitOfWork, plan: Plan, decision: Decision, *, route: str, clos
     plan.status = PlanStatus.CLOSED.value
     plan.closed_at = now
     plan.closure_route = route
-    unit.reminders.resolve(plan.id, kinds=DERIVED_KINDS, now=now)
+    # A notice of a changed decision not yet delivered is stale once the plan is closed.
+    unit.reminders.resolve(plan.id, kinds=[*DERIVED_KINDS, "decision_changed"], now=now)
     for review in unit.plans.reviews(plan.id):
         if review.held_on is None:
             unit.session.delete(review)

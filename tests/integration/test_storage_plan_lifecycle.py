@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
+from assistant.reminders import ConsoleDeliverer, run_once
 from assistant.services import (
     PlanError,
     PupilDetails,
@@ -158,7 +160,8 @@ def test_refused_consent_sends_the_plan_back_to_draft_and_stops_its_reminders(
                        actor_user_id=staff.lead_id, now=NOW)
     assert plan.status == "draft"
     assert plan.decision_json["outcome"] == "must_not_proceed"
-    assert _pending(session_factory, plan.id) == set()
+    # Only the notice that the decision changed is still to go out.
+    assert _pending(session_factory, plan.id) == {("decision_changed", "not_yet:must_not_proceed")}
 
 
 def test_an_unknown_step_value_is_refused_with_the_field_named(
@@ -313,3 +316,29 @@ def test_acknowledging_a_sent_reminder_stops_it_escalating(
     assert acknowledged.escalate_at is None and acknowledged.resolved_at == NOW
     with UnitOfWork(session_factory) as uow:
         assert uow.session.exec(select(AuditLog).where(AuditLog.entity == "reminder")).one()
+
+
+def test_a_reply_that_changes_the_decision_tells_the_lead_and_the_dsl_straight_away(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    assert plan.decision_json["outcome"] == "not_yet"
+    plan = record_consultee_reply(session_factory, plan.id, "virtual_school", "agreed",
+                                  actor_user_id=staff.lead_id, now=NOW)
+    assert plan.decision_json["outcome"] == "may_proceed"
+    told = {(r.kind, r.subject, r.recipient_role) for r in _reminders(session_factory, plan.id).values()
+            if r.kind == "decision_changed"}
+    assert told == {("decision_changed", "not_yet:may_proceed", "lead"),
+                    ("decision_changed", "not_yet:may_proceed", "dsl")}
+
+    stream = io.StringIO()
+    run_once(session_factory, NOW, {"console": ConsoleDeliverer(stream)})
+    assert "Decision changed to 'may proceed'" in stream.getvalue()
+
+
+def test_a_step_that_leaves_the_decision_as_it_was_tells_nobody(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    record_step(session_factory, plan.id, "healthcare_plan", True, actor_user_id=staff.lead_id, now=NOW)
+    assert not [r for r in _reminders(session_factory, plan.id).values() if r.kind == "decision_changed"]
