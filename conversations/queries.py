@@ -17,22 +17,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
 
+from rules.models import Circumstance, ReasonForTimetable
+
 StatusFilter = Literal["open", "active", "awaiting", "draft", "closed", "any"]
-CircumstanceFilter = Literal[
-    "looked_after",
-    "previously_looked_after",
-    "child_protection_plan",
-    "child_in_need_plan",
-    "ehcp",
-    "medical_needs",
-    "too_unwell_for_school",
-    "early_help",
-    "youth_justice",
-]
-ReasonFilter = Literal[
-    "physical_health", "mental_health", "semh", "reintegration", "transition", "behaviour",
-    "send_placement", "not_school_ready", "other",
-]
+CircumstanceFilter = Circumstance
+ReasonFilter = ReasonForTimetable
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 

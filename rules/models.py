@@ -7,25 +7,12 @@ the contract are never renamed or removed; the Decision carries extra fields fre
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 YearGroup = Literal["R", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "Y8", "Y9", "Y10", "Y11"]
-YEAR_GROUPS: tuple[str, ...] = (
-    "R",
-    "Y1",
-    "Y2",
-    "Y3",
-    "Y4",
-    "Y5",
-    "Y6",
-    "Y7",
-    "Y8",
-    "Y9",
-    "Y10",
-    "Y11",
-)
+YEAR_GROUPS: tuple[str, ...] = get_args(YearGroup)
 
 Circumstance = Literal[
     "looked_after",
@@ -38,17 +25,7 @@ Circumstance = Literal[
     "early_help",
     "youth_justice",
 ]
-CIRCUMSTANCES: tuple[str, ...] = (
-    "looked_after",
-    "previously_looked_after",
-    "child_protection_plan",
-    "child_in_need_plan",
-    "ehcp",
-    "medical_needs",
-    "too_unwell_for_school",
-    "early_help",
-    "youth_justice",
-)
+CIRCUMSTANCES: tuple[str, ...] = get_args(Circumstance)
 
 ReasonForTimetable = Literal[
     "physical_health",
@@ -61,17 +38,7 @@ ReasonForTimetable = Literal[
     "not_school_ready",
     "other",
 ]
-REASONS_FOR_TIMETABLE: tuple[str, ...] = (
-    "physical_health",
-    "mental_health",
-    "semh",
-    "reintegration",
-    "transition",
-    "behaviour",
-    "send_placement",
-    "not_school_ready",
-    "other",
-)
+REASONS_FOR_TIMETABLE: tuple[str, ...] = get_args(ReasonForTimetable)
 
 ParentConsent = Literal["given", "refused", "not_yet"]
 RiskAssessment = Literal["not_done", "no_concerns", "concerns_mitigated", "concerns_unmitigated"]
@@ -86,16 +53,7 @@ Role = Literal[
     "youth_justice",
     "designated_safeguarding_lead",
 ]
-ROLES: tuple[str, ...] = (
-    "virtual_school",
-    "social_worker",
-    "send_officer",
-    "education_welfare",
-    "educational_psychologist",
-    "early_help_worker",
-    "youth_justice",
-    "designated_safeguarding_lead",
-)
+ROLES: tuple[str, ...] = get_args(Role)
 ROLE_LABELS: dict[str, str] = {
     "virtual_school": "the Virtual School",
     "social_worker": "the child's social worker",

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 from zoneinfo import ZoneInfo
 
 ReminderKind = Literal[
@@ -44,15 +44,7 @@ ReminderKind = Literal[
     "agreement_missing",
     "decision_changed",
 ]
-REMINDER_KINDS: tuple[str, ...] = (
-    "review_due",
-    "end_date_near",
-    "end_date_passed",
-    "over_maximum",
-    "la_notification_due",
-    "agreement_missing",
-    "decision_changed",
-)
+REMINDER_KINDS: tuple[str, ...] = get_args(ReminderKind)
 LaNotificationKind = Literal["first", "update", "closure"]
 
 #: Who a reminder goes to, in escalation order. "lead" is the plan's lead member of staff.
