@@ -281,7 +281,9 @@ def _reevaluate(uow: UnitOfWork, plan: Plan, change: Mapping[str, Any], now: dat
         node[leaf] = value
     case = _parse_case(data)
     decision = evaluate(case)
+    outcome_before = (plan.decision_json or {}).get("outcome")
     _apply_decision(uow, plan, case, decision, now)
+    _tell_if_the_decision_changed(uow, plan, outcome_before, decision, plan.version, now)
     return decision
 
 
@@ -390,9 +392,7 @@ def record_step(
         plan = _load(unit, plan_id, expected_version)
         _open_plan(plan)
         loaded, before = plan.version, plan.status
-        outcome_before = (plan.decision_json or {}).get("outcome")
         decision = _reevaluate(unit, plan, {f"steps.{step}": value}, now)
-        _tell_if_the_decision_changed(unit, plan, outcome_before, decision, loaded, now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
                summary=f"Step {step} recorded as {value!r}; status {before} → {plan.status}.",
                detail={"step": step, "value": value, "outcome": decision.outcome})
@@ -415,9 +415,7 @@ def record_consultee_reply(
         plan = _load(unit, plan_id, expected_version)
         _open_plan(plan)
         loaded, before = plan.version, plan.status
-        outcome_before = (plan.decision_json or {}).get("outcome")
         decision = _reevaluate(unit, plan, {f"consultations.{role}": status}, now)
-        _tell_if_the_decision_changed(unit, plan, outcome_before, decision, loaded, now)
         unit.plans.upsert_consultation(plan.id, role, status=status, note=note, at=now)
         if status in ("agreed", "declined"):
             unit.reminders.resolve(plan.id, kinds=["agreement_missing"], subjects=[role], now=now)
