@@ -85,8 +85,10 @@ def _monday(day: date) -> date:
 
 def demo_term_holidays(school_year: int) -> list[tuple[date, date, str]]:
     """Typical English term holidays for the school year starting in September ``school_year``
-    (half terms, Christmas, Easter around Good Friday, summer). Demo data only: real LAs and
-    schools configure their own with ``ptt closures``."""
+    (half terms, Christmas, Easter around Good Friday, summer), carried in the demo plans' own
+    cases. They are deliberately not configured as the demo LAs' closures, so a check run in the
+    demo gives exactly what ``ptt check`` gives for the same answers; real LAs and schools
+    configure theirs with ``ptt closures``."""
 
     def week_of(day: date) -> tuple[date, date]:
         monday = day - timedelta(days=day.weekday())
@@ -225,11 +227,6 @@ def load_demo(session_factory: Callable[[], Session], *, today: date | None = No
         for auth in AUTHORITIES:
             la = directory.get_or_create_la(auth.policy_id, name=auth.name)
             la.name = auth.name
-            if not la.closures_json:
-                la.closures_json = [
-                    {"from": first.isoformat(), "to": last.isoformat(), "label": f"{label} (demo term dates)"}
-                    for first, last, label in _demo_closures(today)
-                ]
             for local, role, title in (("ewo", "ewo", "Education Welfare Officer"),
                                        ("la.officer", "la_officer", "Inclusion Officer")):
                 user = directory.upsert_user(_email(local, auth.slug), role, la_id=la.id,
