@@ -154,7 +154,9 @@ def users_add(email: str, role: str, school_name: str | None, policy_id: str | N
                 email, role, school_id=school.id if school else None, la_id=la.id if la else None,
                 display_name=display_name, password_hash=password_hash,
             )
-            if existing is not None and school is None and role not in ("staff", "dsl", "headteacher"):
+            if role not in ("staff", "dsl", "headteacher"):
+                # An LA-level role (or admin) belongs to no school: a --school given for it only
+                # names its LA, so it can never write to that school's plans.
                 user.school_id = None
             token = issue_token(session, user)
             session.commit()

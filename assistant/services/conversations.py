@@ -541,8 +541,14 @@ def _save_plan(session: Session, user: User, conv: Conversation, turn: Any) -> N
     state = _attr(turn, "state")
     written = dict(_attr(state, "plan") or {})
     timetable = {"timetable": written.get("timetable"), "written": _written_plan(written)}
+    from assistant.services.auth import can_change_school
+
     unit = SharedUnitOfWork(session)
     if conv.plan_id is not None:
+        stored = session.get(plan_service.Plan, conv.plan_id)
+        if stored is None or not can_change_school(user, stored.school_id):
+            _add_reply(conv, ReplyView(text="The stored plan was not changed: only its school's staff can change it."))
+            return
         try:
             plan_service.update_timetable(unit, conv.plan_id, timetable, actor_user_id=user.id)
         except plan_service.PlanError as error:
@@ -550,8 +556,8 @@ def _save_plan(session: Session, user: User, conv: Conversation, turn: Any) -> N
             return
         _add_reply(conv, ReplyView(text=f"I've updated the saved plan (plan {conv.plan_id})."))
         return
-    if user.school_id is None:
-        _add_reply(conv, ReplyView(text="Your account is not linked to a school, so the plan was not saved; "
+    if user.school_id is None or not can_change_school(user, user.school_id):
+        _add_reply(conv, ReplyView(text="Your account is not a school staff account, so the plan was not saved; "
                                         "download it from here or ask your administrator to link your account."))
         return
     answers = dict(_attr(state, "answers") or {})

@@ -260,13 +260,17 @@ def home_summary(
                     rows[consultation.plan_id], consultation.role,
                     ROLE_LABELS.get(consultation.role, consultation.role.replace("_", " ")), consultation.status))
         shown = list(rows.values())[:limit]
-        for row in shown:
-            plan_school = next(p.school_id for p, _, _, _ in loaded if p.id == row.plan_id)
-            unit.audit.record("read", "plan", row.plan_id, actor_user_id=user.id, school_id=plan_school,
+        reviews_due, agreements = reviews_due[:limit], agreements[:limit]
+        # Every plan whose pupil is named anywhere on the page is a read, not only the first list's.
+        named = {row.plan_id for row in shown} | {r.row.plan_id for r in reviews_due}
+        named |= {a.row.plan_id for a in agreements}
+        school_of = {p.id: p.school_id for p, _, _, _ in loaded}
+        for plan_id in sorted(named):
+            unit.audit.record("read", "plan", plan_id, actor_user_id=user.id, school_id=school_of[plan_id],
                               detail={"via": channel})
         unit.commit()
-        return HomeSummary(plans=tuple(shown), reviews_due=tuple(reviews_due[:limit]),
-                           agreements_outstanding=tuple(agreements[:limit]))
+        return HomeSummary(plans=tuple(shown), reviews_due=tuple(reviews_due),
+                           agreements_outstanding=tuple(agreements))
 
 
 def describe_circumstances(names: Sequence[str]) -> str:

@@ -77,6 +77,10 @@ class SlackRuntime:
         profile_user = info.get("user") or {}
         if profile_user.get("deleted") or profile_user.get("is_bot"):
             return None, None
+        # Someone from another organisation (Slack Connect), or whose e-mail Slack has not
+        # confirmed, is never matched to a staff account by that e-mail.
+        if profile_user.get("is_stranger") or profile_user.get("is_email_confirmed") is False:
+            return None, None
         email = ((profile_user.get("profile") or {}).get("email") or "").strip().lower()
         if not email:
             return None, None

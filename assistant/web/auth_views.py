@@ -87,8 +87,10 @@ def sso_callback() -> ResponseReturnValue:
         flash("Single sign-on did not complete; try again or use your password.")
         return redirect(url_for("auth.login"))
     claims = token.get("userinfo") or {}
-    email = (claims.get("email") or claims.get("preferred_username") or "").strip().lower()
-    verified = claims.get("email_verified", True)
+    # Only an address the identity provider says it verified identifies an account: an unverified
+    # ``email`` (or ``preferred_username``) can be set by whoever runs the sign-in tenant.
+    email = str(claims.get("email") or "").strip().lower()
+    verified = claims.get("email_verified") is True
     user = DirectoryRepository(db()).user_by_email(email) if email and verified else None
     if user is None:
         flash("Your account is not set up for this service; ask your administrator.")

@@ -1,0 +1,142 @@
+"""Who may sign in and who may write: single sign-on trusts only verified addresses, LA roles
+never write to a school's plans, a Slack stranger is never matched by e-mail, and the Slack
+App Home audits every pupil it names."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, select
+
+from assistant.commands.admin import users
+from assistant.services.queries import home_summary
+from assistant.slack.runtime import SlackRuntime
+from storage.db import make_engine, make_session_factory
+from storage.models import AuditLog, Plan, User
+from tests.e2e.conftest import ADMIN, DERBY_EWO, OAK_DSL, World, derby_city_answers, scripted_answer
+
+
+class FakeIdentityProvider:
+    """Stands in for Authlib's client: hands back the claims an identity provider would."""
+
+    def __init__(self, claims: dict[str, Any]) -> None:
+        self.claims = claims
+
+    def authorize_access_token(self) -> dict[str, Any]:
+        return {"userinfo": self.claims}
+
+
+def signed_in_by_sso(web: World, claims: dict[str, Any]) -> bool:
+    web.app.extensions["ptt_oauth"] = SimpleNamespace(sso=FakeIdentityProvider(claims))
+    try:
+        client = web.app.test_client()
+        client.get("/login/sso/callback")
+        return client.get("/plans").status_code == 200
+    finally:
+        web.app.extensions.pop("ptt_oauth", None)
+
+
+def test_single_sign_on_signs_in_a_verified_address(web: World) -> None:
+    assert signed_in_by_sso(web, {"email": OAK_DSL, "email_verified": True})
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"email": OAK_DSL},  # no email_verified claim, as Entra ID tokens often arrive
+        {"email": OAK_DSL, "email_verified": False},
+        {"preferred_username": OAK_DSL},
+    ],
+)
+def test_single_sign_on_refuses_an_address_nobody_verified(web: World, claims: dict[str, Any]) -> None:
+    assert not signed_in_by_sso(web, claims)
+
+
+def test_an_ewo_added_with_a_school_belongs_to_its_la_not_the_school(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ptt.db'}"
+    result = CliRunner().invoke(users, ["add", "ewo@oak.example.org", "--role", "ewo", "--school", "Oak Primary",
+                                        "--la", "derby-city"], env={"DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    with make_session_factory(make_engine(url))() as session:
+        ewo = session.exec(select(User).where(User.email == "ewo@oak.example.org")).one()
+        assert ewo.school_id is None and ewo.la_id is not None
+
+
+def test_an_la_role_finishing_a_plan_does_not_save_it_into_a_school(web: World) -> None:
+    engine = make_engine(web.database_url)
+    with Session(engine) as session:
+        ewo = session.exec(select(User).where(User.email == DERBY_EWO)).one()
+        oak_school = session.exec(select(User).where(User.email == OAK_DSL)).one().school_id
+        ewo.school_id = oak_school  # as an older install might have stored it
+        session.add(ewo)
+        session.commit()
+        plans_before = len(session.exec(select(Plan)).all())
+    try:
+        client = web.app.test_client()
+        headers = {"Authorization": f"Bearer {web.tokens[DERBY_EWO]}"}
+        answers = derby_city_answers()
+        view = client.post("/api/v1/conversations", json={"policy": "derby-city"}, headers=headers).get_json()
+        for _ in range(80):
+            if view.get("complete"):
+                break
+            reply = view["replies"][-1]
+            view = client.post(f"/api/v1/conversations/{view['id']}/messages",
+                               json={"text": scripted_answer(reply, answers)}, headers=headers).get_json()
+        assert view.get("complete"), view["replies"][-1]["text"]
+        assert view.get("plan_id") is None
+        assert "not saved" in " ".join(r["text"] for r in view["replies"])
+        with Session(engine) as session:
+            assert len(session.exec(select(Plan)).all()) == plans_before
+    finally:
+        with Session(engine) as session:
+            ewo = session.exec(select(User).where(User.email == DERBY_EWO)).one()
+            ewo.school_id = None
+            session.add(ewo)
+            session.commit()
+        engine.dispose()
+
+
+class FakeSlackDirectory:
+    """Answers users.info as Slack would for one profile."""
+
+    def __init__(self, user: dict[str, Any]) -> None:
+        self.user = user
+
+    def users_info(self, *, user: str) -> dict[str, Any]:
+        return {"ok": True, "user": self.user}
+
+
+@pytest.mark.parametrize("flags", [{"is_stranger": True}, {"is_email_confirmed": False}])
+def test_a_slack_stranger_or_unconfirmed_address_is_never_matched_to_staff(web: World, flags: dict[str, bool]) -> None:
+    engine = make_engine(web.database_url)
+    try:
+        runtime = SlackRuntime(session_factory=make_session_factory(engine), base_url="http://127.0.0.1")
+        slack_user = {"id": "U999", "profile": {"email": OAK_DSL}, **flags}
+        user, _ = runtime.link_by_email(FakeSlackDirectory(slack_user), "U999")  # type: ignore[arg-type]
+        assert user is None
+    finally:
+        engine.dispose()
+
+
+def test_the_app_home_audits_every_pupil_it_names(web: World) -> None:
+    engine = make_engine(web.database_url)
+    session_factory = make_session_factory(engine)
+    try:
+        with session_factory() as session:
+            admin = session.exec(select(User).where(User.email == ADMIN)).one()
+            first_audit = max([a.id for a in session.exec(select(AuditLog))] or [0])
+        summary = home_summary(session_factory, admin, today=date.today(), base_url="http://127.0.0.1", limit=1)
+        named = {r.plan_id for r in summary.plans}
+        named |= {r.row.plan_id for r in summary.reviews_due} | {a.row.plan_id for a in summary.agreements_outstanding}
+        with session_factory() as session:
+            audited = {a.entity_id for a in session.exec(select(AuditLog).where(AuditLog.id > first_audit))
+                       if a.entity == "plan"}
+        assert {str(plan_id) for plan_id in named} <= {str(entity) for entity in audited}
+        assert len(named) > 1  # the page names more pupils than its first list shows
+    finally:
+        engine.dispose()
