@@ -185,6 +185,31 @@ def users_list() -> None:
         engine.dispose()
 
 
+
+@users.command("revoke-tokens")
+@click.argument("email")
+def users_revoke_tokens(email: str) -> None:
+    """Revoke every API token of a user (a lost laptop, a leaver); `users add` issues a new one."""
+    from storage.repositories import AuditRepository, DirectoryRepository
+
+    settings = _settings()
+    _migrate_embedded(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            directory = DirectoryRepository(session)
+            user = directory.user_by_email(email)
+            if user is None:
+                click.echo(f"ptt users: no user {email!r}", err=True)
+                sys.exit(2)
+            revoked = directory.revoke_tokens(user.id)
+            AuditRepository(session).record("update", "user", user.id, actor_user_id=None, school_id=user.school_id,
+                                            detail={"summary": f"{revoked} API token(s) revoked"})
+            session.commit()
+        click.echo(f"Revoked {revoked} API token(s) of {email}.")
+    finally:
+        engine.dispose()
+
 # --------------------------------------------------------------------------- demo
 @click.command()
 def demo() -> None:

@@ -140,3 +140,30 @@ def test_the_app_home_audits_every_pupil_it_names(web: World) -> None:
         assert len(named) > 1  # the page names more pupils than its first list shows
     finally:
         engine.dispose()
+
+
+def test_revoking_a_users_tokens_locks_the_api_until_a_new_token_is_issued(tmp_path: Path) -> None:
+    from assistant.config import Settings
+    from assistant.web import create_app
+
+    url = f"sqlite:///{tmp_path / 'ptt.db'}"
+    runner = CliRunner()
+    added = runner.invoke(users, ["add", "dsl@elm.example.org", "--role", "dsl", "--school", "Elm Primary",
+                                  "--la", "derby-city"], env={"DATABASE_URL": url})
+    old_token = added.output.strip().splitlines()[-1]
+    app = create_app(Settings(database_url=url, secret_key="k", cookie_secure=False, ptt_sweeper=False),
+                     start_sweeper=False)
+    client = app.test_client()
+
+    def status(token: str) -> int:
+        return client.get("/api/v1/timetables", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert status(old_token) == 200
+    revoked = runner.invoke(users, ["revoke-tokens", "dsl@elm.example.org"], env={"DATABASE_URL": url})
+    assert revoked.exit_code == 0 and "Revoked 1 API token(s)" in revoked.output
+    assert status(old_token) == 401
+    new_token = runner.invoke(users, ["add", "dsl@elm.example.org", "--role", "dsl", "--school", "Elm Primary",
+                                      "--la", "derby-city"], env={"DATABASE_URL": url}).output.strip().splitlines()[-1]
+    assert status(new_token) == 200
+    missing = runner.invoke(users, ["revoke-tokens", "nobody@elm.example.org"], env={"DATABASE_URL": url})
+    assert missing.exit_code == 2
