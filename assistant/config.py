@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     cookie_secure: bool = True
     ptt_sweeper: bool | None = None
     login_rate_limit: str = "10 per minute"
+    # How many reverse proxies (TLS terminator, load balancer) stand in front of the app. Their
+    # X-Forwarded-For/-Proto/-Host are trusted only when this is set, so that the login rate
+    # limit and audit see the real client, and links are built with https.
+    trusted_proxies: int = 0
 
     @field_validator("database_url")
     @classmethod

@@ -46,7 +46,12 @@ def snooze(session_factory: SessionFactory, reminder_id: int, user: User, *, tod
     tomorrow = today + timedelta(days=1)
     with UnitOfWork(session_factory) as unit:
         reminder, plan = _reminder_and_plan(unit, reminder_id)
-        if not can_see_school(unit.session, user, plan.school_id):
+        # The school's own staff, or whoever the reminder was sent to (an escalation reaches the
+        # EWO): seeing a school's plans is not enough to put off its reminders.
+        addressed = reminder.recipient_user_id == user.id or (
+            reminder.recipient_role == user.role and can_see_school(unit.session, user, plan.school_id)
+        )
+        if not (can_change_school(user, plan.school_id) or addressed):
             raise NotAllowed("That reminder is not for you.")
         if reminder.resolved_at is not None and reminder.status != ReminderStatus.SENT.value:
             raise PlanError("That reminder has already been dealt with.")

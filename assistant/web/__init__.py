@@ -45,6 +45,11 @@ def create_app(settings: Settings | None = None, *, start_sweeper: bool | None =
         PREFERRED_URL_SCHEME="https" if settings.cookie_secure else "http",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     engine = make_engine(settings.database_url)
     app.extensions[EXTENSION_KEY] = Runtime(settings=settings, engine=engine,
                                             session_factory=make_session_factory(engine))

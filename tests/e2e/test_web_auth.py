@@ -142,6 +142,29 @@ def test_signing_in_is_rate_limited(web: World) -> None:
     app.extensions["ptt"].engine.dispose()
 
 
+
+def _wrong_logins_from(client: FlaskClient, address: str, times: int) -> list[int]:
+    token = login_token(client)
+    return [client.post("/login", data={"email": OAK_STAFF, "password": "wrong password!", "csrf_token": token},
+                        headers={"X-Forwarded-For": address}).status_code for _ in range(times)]
+
+
+def test_behind_a_trusted_proxy_the_login_limit_counts_each_client_apart(web: World) -> None:
+    app = create_app(settings_for(web.database_url, login_rate_limit="3 per minute", trusted_proxies=1),
+                     start_sweeper=False)
+    client = app.test_client()
+    assert _wrong_logins_from(client, "203.0.113.5", 4) == [401, 401, 401, 429]
+    assert _wrong_logins_from(client, "198.51.100.7", 1) == [401]  # someone else is not locked out
+    app.extensions["ptt"].engine.dispose()
+
+
+def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(web: World) -> None:
+    app = create_app(settings_for(web.database_url, login_rate_limit="3 per minute"), start_sweeper=False)
+    client = app.test_client()
+    assert _wrong_logins_from(client, "203.0.113.5", 3) == [401, 401, 401]
+    assert _wrong_logins_from(client, "198.51.100.7", 1) == [429]  # a forged header buys no new attempts
+    app.extensions["ptt"].engine.dispose()
+
 def test_la_users_land_on_the_la_view(client: FlaskClient) -> None:
     sign_in(client, DERBY_EWO)
     response = client.get("/")

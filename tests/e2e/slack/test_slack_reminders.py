@@ -111,6 +111,17 @@ def test_someone_outside_the_school_cannot_record_its_review(
     assert "Only the school's own staff" in fake_slack.calls_to("response_url")[-1].params["text"]
 
 
+def test_someone_who_only_sees_the_school_cannot_snooze_its_reminder(
+        slack: Slack, delivery: SlackReminderDelivery, world: World, fake_slack: FakeSlack) -> None:
+    message = deliver_first_review_reminder(slack, delivery)
+
+    slack.click(EWO, message, "DDSL", button(message, "ptt_reminder_snooze"))
+
+    with world.session_factory() as session:
+        assert not session.exec(select(Reminder).where(Reminder.idempotency_key.contains(":snoozed:"))).all()
+    assert "not for you" in fake_slack.calls_to("response_url")[-1].params["text"]
+
+
 def test_the_same_reminder_is_sent_once_however_often_delivery_is_retried(
         delivery: SlackReminderDelivery, fake_slack: FakeSlack, world: World) -> None:
     with world.session_factory() as session:
