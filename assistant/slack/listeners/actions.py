@@ -14,6 +14,7 @@ from assistant.slack import handlers, store
 from assistant.slack.checks import STALE_QUESTION, answer_check
 from assistant.slack.reminder_actions import NotAllowed, record_review_held, snooze
 from assistant.slack.runtime import guarded, runtime_of, tell
+from storage.models import User
 
 
 def _answer_of(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str] | None:
@@ -91,16 +92,25 @@ def register(app: App) -> None:
             return
         handlers.check(runtime, args.client, user, slack_user_id, from_dm=True)
 
-    @guarded("recording the review")
-    def review_held(args: Args) -> None:
+    def _clicked_reminder(args: Args) -> tuple[User, int] | None:
+        """The staff account that clicked a reminder button, and the reminder; None (after telling
+        an unknown Slack user so) when there is nothing to do."""
         body, action = args.body or {}, args.action or {}
         reminder_id = _value(action).get("r")
         user = runtime.identify(args.client, (body.get("user") or {}).get("id"))
         if user is None:
             tell(args, kit.UNKNOWN_USER_TEXT)
-            return
+            return None
         if not isinstance(reminder_id, int):
+            return None
+        return user, reminder_id
+
+    @guarded("recording the review")
+    def review_held(args: Args) -> None:
+        clicked = _clicked_reminder(args)
+        if clicked is None:
             return
+        user, reminder_id = clicked
         key = f"review_held:{reminder_id}"
         if not store.first_time(runtime.session_factory, key):
             tell(args, "That review has already been recorded.")
@@ -121,14 +131,10 @@ def register(app: App) -> None:
 
     @guarded("snoozing the reminder")
     def snooze_reminder(args: Args) -> None:
-        body, action = args.body or {}, args.action or {}
-        reminder_id = _value(action).get("r")
-        user = runtime.identify(args.client, (body.get("user") or {}).get("id"))
-        if user is None:
-            tell(args, kit.UNKNOWN_USER_TEXT)
+        clicked = _clicked_reminder(args)
+        if clicked is None:
             return
-        if not isinstance(reminder_id, int):
-            return
+        user, reminder_id = clicked
         try:
             until = snooze(runtime.session_factory, reminder_id, user, today=runtime.today())
         except (PlanError, NotAllowed) as error:
