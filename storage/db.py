@@ -12,10 +12,12 @@ driver's transaction handling is switched off (``isolation_level = None``) and t
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import sessionmaker
@@ -51,12 +53,24 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
     return make_url(normalise_database_url(url_or_engine)).get_backend_name() == "sqlite"
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns' serializer: orjson (several times faster than ``json`` on a conversation's
+    state, which every answer rewrites), with the same output for what we store: keys made
+    strings, anything else unusual left to ``json``'s rules."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` (default: ``DATABASE_URL`` or ``sqlite:///ptt.db``).
 
     Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
     """
     url = normalise_database_url(url) if url else database_url_from_env()
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if is_sqlite(url):
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("check_same_thread", False)

@@ -11,9 +11,10 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -204,6 +205,17 @@ class PupilRepository:
         return pupil
 
 
+def _update_consultation(row: Consultation, at: datetime, **values: str | None) -> None:
+    """Set the given fields (None: leave as is); ``updated_at`` moves only if one changed."""
+    changed = False
+    for name, value in values.items():
+        if value is not None and getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    if changed:
+        row.updated_at = at
+
+
 class PlanRepository:
     """Plans with optimistic locking, their versions, consultations and reviews."""
 
@@ -305,15 +317,28 @@ class PlanRepository:
                                note=note)
             self.session.add(row)
         else:
-            changed = False
-            for name, value in (("requirement", requirement), ("status", status), ("note", note)):
-                if value is not None and getattr(row, name) != value:
-                    setattr(row, name, value)
-                    changed = True
-            if changed:
-                row.updated_at = at
+            _update_consultation(row, at, requirement=requirement, status=status, note=note)
         self.session.flush()
         return row
+
+    def sync_consultations(
+        self, plan_id: int, wanted: Iterable[tuple[str, str, str | None]], *, at: datetime,
+        stored: list[Consultation] | None = None,
+    ) -> list[Consultation]:
+        """Bring the plan's consultations in line with ``wanted`` (role, requirement, status),
+        as :meth:`upsert_consultation` would one by one, with one read and one flush. ``stored``:
+        the plan's consultations if the caller knows them (``[]`` for a new plan). Returns them all."""
+        rows = {c.role: c for c in (self.consultations(plan_id) if stored is None else stored)}
+        for role, requirement, status in wanted:
+            row = rows.get(role)
+            if row is None:
+                rows[role] = row = Consultation(plan_id=plan_id, role=role, requirement=requirement or "consult",
+                                                status=status or "not_contacted", created_at=at, updated_at=at)
+                self.session.add(row)
+            else:
+                _update_consultation(row, at, requirement=requirement, status=status)
+        self.session.flush()
+        return sorted(rows.values(), key=lambda c: c.role)
 
     # Reviews ------------------------------------------------------------------------
     def reviews(self, plan_id: int) -> list[Review]:
@@ -326,6 +351,25 @@ class PlanRepository:
         self.session.add(review)
         self.session.flush()
         return review
+
+
+@cache
+def _upsert_reminder(dialect: str, columns: frozenset[str]) -> Any:
+    """The reminder upsert for one dialect and set of columns, built once (see ``schedule``)."""
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Reminder.__table__
+    stmt = insert_fn(table).values({name: bindparam(name, type_=table.c[name].type) for name in sorted(columns)})
+    return stmt.on_conflict_do_update(
+        index_elements=["idempotency_key"],
+        set_={
+            "status": ReminderStatus.PENDING.value,
+            "due_at": stmt.excluded.due_at,
+            "resolved_at": None,
+            "attempts": 0,
+            "last_error": None,
+        },
+        where=table.c.status == ReminderStatus.CANCELLED.value,
+    ).returning(table.c.id)
 
 
 class ReminderRepository:
@@ -342,23 +386,9 @@ class ReminderRepository:
         if not rows:
             return 0
         dialect = self.session.get_bind().dialect.name
-        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = Reminder.__table__
         changed = 0
         for row in rows:
-            stmt = insert_fn(table).values(**row)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["idempotency_key"],
-                set_={
-                    "status": ReminderStatus.PENDING.value,
-                    "due_at": stmt.excluded.due_at,
-                    "resolved_at": None,
-                    "attempts": 0,
-                    "last_error": None,
-                },
-                where=table.c.status == ReminderStatus.CANCELLED.value,
-            ).returning(table.c.id)
-            changed += len(self.session.execute(stmt).all())
+            changed += len(self.session.execute(_upsert_reminder(dialect, frozenset(row)), row).all())
         return changed
 
     def for_plan(self, plan_id: int) -> list[Reminder]:
@@ -493,6 +523,11 @@ class ConversationRepository:
         ))
 
 
+#: Built once: the audit row is written on nearly every request, and building an INSERT (or
+#: flushing an ORM object) costs several times more than running one.
+_INSERT_AUDIT = insert(AuditLog.__table__)  # type: ignore[arg-type]
+
+
 class AuditRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -501,15 +536,13 @@ class AuditRepository:
         self, action: str, entity: str, entity_id: object = None, *,
         actor_user_id: int | None = None, school_id: int | None = None,
         detail: dict[str, Any] | None = None, at: datetime | None = None,
-    ) -> AuditLog:
-        row = AuditLog(
-            at=at or utcnow(), actor_user_id=actor_user_id, action=AuditAction(action).value,
-            entity=entity, entity_id=None if entity_id is None else str(entity_id),
-            school_id=school_id, detail_json=detail,
-        )
-        self.session.add(row)
-        self.session.flush()
-        return row
+    ) -> None:
+        """Append one audit row (who did what to which record), in the session's transaction."""
+        self.session.execute(_INSERT_AUDIT, {
+            "at": at or utcnow(), "actor_user_id": actor_user_id, "action": AuditAction(action).value,
+            "entity": entity, "entity_id": None if entity_id is None else str(entity_id),
+            "school_id": school_id, "detail_json": detail,
+        })
 
     def for_entity(self, entity: str, entity_id: object) -> list[AuditLog]:
         return list(self.session.exec(

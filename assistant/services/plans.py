@@ -32,7 +32,7 @@ from rules.reminder_schedule import (
 )
 from storage.db import SessionFactory
 from storage.errors import ConflictError
-from storage.models import Plan, PlanStatus, Pupil, Reminder, Review, User
+from storage.models import Consultation, Plan, PlanStatus, Pupil, Reminder, Review, User
 from storage.types import utcnow
 from storage.uow import UnitOfWork, as_unit_of_work
 
@@ -181,36 +181,37 @@ def _write(
 
 
 def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
-                    now: datetime) -> None:
+                    now: datetime, *, new: bool = False) -> None:
     """Store the case and decision and bring consultations, scheduled reviews, status
-    and reminders in line with them."""
+    and reminders in line with them. ``new``: the plan was added in this transaction, so it
+    has no consultations, reviews or reminders yet (they are not looked for)."""
     plan.case_json = _case_json(case)
     plan.decision_json = decision.model_dump(mode="json")
     plan.start_date = case.plan.start_date
     plan.end_date = case.plan.end_date
     plan.latest_end_date = decision.latest_end_date
     plan.status = _status_for(plan, decision)
-    uow.session.flush()
 
-    for consultee in decision.consultees:
-        uow.plans.upsert_consultation(plan.id, consultee.role, requirement=consultee.requirement,
-                                      status=consultee.status, at=now)
+    consultations = uow.plans.sync_consultations(
+        plan.id, [(c.role, c.requirement, c.status) for c in decision.consultees], at=now,
+        stored=[] if new else None)
 
     pack = load_pack(case.policy)
     calendar = _calendar(case)
     review_dates = _review_dates(plan, decision, pack, calendar)
+    reviews = [] if new else uow.plans.reviews(plan.id)
     if plan.status != PlanStatus.CLOSED:
-        reviews = uow.plans.reviews(plan.id)
         scheduled = {r.due_on: r for r in reviews if r.held_on is None}
         # A review already held for a date stands for it: scheduling it again would show it overdue.
         held = {r.due_on for r in reviews if r.held_on is not None}
         for due_on, review in scheduled.items():
             if due_on is not None and due_on not in review_dates:
                 uow.session.delete(review)
-        for due_on in review_dates:
-            if due_on not in scheduled and due_on not in held:
-                uow.plans.add_review(Review(plan_id=plan.id, due_on=due_on))
-    _reschedule(uow, plan, decision, calendar, now)
+        uow.session.add_all([Review(plan_id=plan.id, due_on=due_on) for due_on in review_dates
+                             if due_on not in scheduled and due_on not in held])
+    uow.session.flush()
+    _reschedule(uow, plan, decision, calendar, now, held_reviews={r.due_on for r in reviews if r.held_on is not None},
+                consultations=consultations, new=new)
 
 
 def _reminder_row(plan: Plan, r: ScheduledReminder, now: datetime) -> dict[str, Any]:
@@ -230,17 +231,21 @@ def _reminder_row(plan: Plan, r: ScheduledReminder, now: datetime) -> dict[str, 
 
 
 def _reschedule(uow: UnitOfWork, plan: Plan, decision: Decision, calendar: SchoolCalendar,
-                now: datetime) -> None:
+                now: datetime, *, held_reviews: set[date | None] | None = None,
+                consultations: list[Consultation] | None = None, new: bool = False) -> None:
     """Work out the plan's reminders afresh: add new ones, cancel pending ones no longer
-    wanted. A draft or closed plan has none of the derived kinds."""
+    wanted. A draft or closed plan has none of the derived kinds. The caller may pass the
+    reviews held and the consultations it has just read or written (else they are read);
+    ``new``: the plan has no reminders yet."""
     wanted: list[ScheduledReminder] = []
     if plan.status in (PlanStatus.AWAITING, PlanStatus.ACTIVE) and plan.start_date is not None:
-        held = {r.due_on for r in uow.plans.reviews(plan.id) if r.held_on is not None}
+        if held_reviews is None:
+            held_reviews = {r.due_on for r in uow.plans.reviews(plan.id) if r.held_on is not None}
         pack = load_pack(decision.policy)
-        reviews = [d for d in _review_dates(plan, decision, pack, calendar) if d not in held]
+        reviews = [d for d in _review_dates(plan, decision, pack, calendar) if d not in held_reviews]
         missing = {
             c.role: c.created_at.astimezone(SCHOOL_TIMEZONE).date()
-            for c in uow.plans.consultations(plan.id)
+            for c in (uow.plans.consultations(plan.id) if consultations is None else consultations)
             if c.requirement == "agree" and c.status not in ("agreed", "declined")
         }
         notifications = []
@@ -251,10 +256,11 @@ def _reschedule(uow: UnitOfWork, plan: Plan, decision: Decision, calendar: Schoo
             latest_end_date=plan.latest_end_date, calendar=calendar,
             la_notifications_due=notifications, missing_agreements=missing, today=_today(now),
         )
-    keys = [r.idempotency_key for r in wanted]
-    uow.reminders.cancel_pending(plan.id, keep_keys=keys, kinds=DERIVED_KINDS, now=now)
-    if plan.status == PlanStatus.DRAFT:
-        uow.reminders.cancel_pending(plan.id, kinds=["la_notification_due"], now=now)
+    if not new:
+        keys = [r.idempotency_key for r in wanted]
+        uow.reminders.cancel_pending(plan.id, keep_keys=keys, kinds=DERIVED_KINDS, now=now)
+        if plan.status == PlanStatus.DRAFT:
+            uow.reminders.cancel_pending(plan.id, kinds=["la_notification_due"], now=now)
     uow.reminders.schedule([_reminder_row(plan, r, now) for r in wanted])
 
 
@@ -360,7 +366,7 @@ def create_plan(
             timetable_json=dict(timetable) if timetable is not None else None,
             case_json=_case_json(parsed), created_at=now, updated_at=now, version=1,
         ))
-        _apply_decision(unit, plan, parsed, decision, now)
+        _apply_decision(unit, plan, parsed, decision, now, new=True)
         summary = f"Plan created ({plan.status})."
         unit.plans.add_version(plan, changed_by=actor_user_id, summary=summary,
                                snapshot=_snapshot(plan), at=now)

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, jsonify
 
 from assistant.config import Settings
+from assistant.web.json_provider import OrjsonProvider
 from assistant.web.runtime import EXTENSION_KEY, Runtime, close_db
 from storage.db import make_engine, make_session_factory
 
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None, *, start_sweeper: bool | None =
         MAX_CONTENT_LENGTH=1024 * 1024,
         PREFERRED_URL_SCHEME="https" if settings.cookie_secure else "http",
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

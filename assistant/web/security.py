@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import math
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -19,9 +21,10 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, g, jsonify, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from werkzeug.exceptions import HTTPException
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from assistant.services import auth
 from assistant.web.runtime import db
@@ -193,21 +196,48 @@ def safe_next(target: str | None) -> str | None:
 
 
 def handle_http_error(error: HTTPException) -> ResponseReturnValue:
+    # Keep the error's own headers (Retry-After on a 429, Allow on a 405), not its body.
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
     if wants_json():
-        return json_error(error.code or 500, error.description or error.name)
+        body, status = json_error(error.code or 500, error.description or error.name)  # type: ignore[misc]
+        return body, status, headers
     from flask import render_template
 
-    return render_template("error.html", error=error), error.code or 500
+    return render_template("error.html", error=error), error.code or 500, headers
+
+
+class LoginThrottle:
+    """Sign-in attempts per client address (brute force, credential stuffing), counted in fixed
+    windows in this process. Only the sign-in form pays for it: other requests never touch it."""
+
+    def __init__(self, limit: str) -> None:
+        self.items: list[RateLimitItem] = parse_many(limit)
+        self.limiter = FixedWindowRateLimiter(MemoryStorage())
+
+    def allow(self, address: str) -> bool:
+        """Count one attempt from ``address``; False once any of the limits is exceeded."""
+        return all([self.limiter.hit(item, "login", address) for item in self.items])
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until ``address`` may try again."""
+        resets = [self.limiter.get_window_stats(item, "login", address).reset_time for item in self.items]
+        return max(1, math.ceil(max(resets) - time.time()))
 
 
 def init_security(app: Flask, *, login_rate_limit: str) -> None:
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[],
-                      headers_enabled=True)
-    # Sign-in attempts are limited per client address (brute force, credential stuffing).
+    throttle = LoginThrottle(login_rate_limit)
     login_view = app.view_functions["auth.login"]
-    app.view_functions["auth.login"] = limiter.limit(
-        login_rate_limit, methods=["POST"], error_message="Too many sign-in attempts; wait a minute.",
-    )(login_view)
+
+    @wraps(login_view)
+    def throttled_login(*args: Any, **kwargs: Any) -> Any:
+        if request.method == "POST" and not throttle.allow(request.remote_addr or "unknown"):
+            address = request.remote_addr or "unknown"
+            raise TooManyRequests("Too many sign-in attempts; wait a minute.",
+                                  retry_after=throttle.retry_after(address))
+        return login_view(*args, **kwargs)
+
+    app.view_functions["auth.login"] = throttled_login
+    app.extensions["ptt_login_throttle"] = throttle
     app.before_request(load_user)
     app.before_request(csrf_protect)
     app.before_request(require_login)

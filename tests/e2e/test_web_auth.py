@@ -138,6 +138,9 @@ def test_signing_in_is_rate_limited(web: World) -> None:
                                          "csrf_token": token}).status_code for _ in range(5)]
     assert codes[:3] == [401, 401, 401]
     assert codes[3:] == [429, 429]
+    refused = client.post("/login", data={"email": OAK_STAFF, "password": "wrong password!", "csrf_token": token})
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "Too many sign-in attempts" in refused.get_data(as_text=True)
     assert client.get("/login").status_code == 200
     app.extensions["ptt"].engine.dispose()
 
