@@ -376,6 +376,9 @@ class Result:
 
 
 def measure(label: str, samples: Samples, seconds: float) -> Result:
+    if os.environ.get("PTT_BENCH_DUMP"):
+        with open(os.environ["PTT_BENCH_DUMP"], "a") as dump:
+            dump.write(json.dumps({"label": label, "latencies": samples.latencies}) + "\n")
     return Result(label, len(samples.latencies), seconds, 1000 * percentile(samples.latencies, 0.50),
                   1000 * percentile(samples.latencies, 0.99), samples.completed, samples.errors)
 

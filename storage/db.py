@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -78,8 +80,40 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if kwargs.get("pool_pre_ping"):
+        return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_idle_connections(engine)
+    return engine
+
+
+#: A pooled connection idle for longer than this is checked before use (seconds).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection before use when it has been idle a while: the server may have
+    restarted or dropped it since, and the request would fail. SQLAlchemy's ``pool_pre_ping``
+    checks on every checkout, which costs a round trip to the server per request (a tenth of
+    a conversation turn's time); a connection used a moment ago is checked by that use. A
+    connection that fails the check is replaced (and a disconnect found later by a statement
+    still invalidates the pool, as ever)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["ptt_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("ptt_idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError() from error  # the pool replaces it and tries again
+            raise
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -101,10 +135,30 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(SQLITE_READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: a BEGIN needs none of SQLAlchemy's statement machinery
+        # (which costs more than the BEGIN, twice on every request).
+        read_only = connection.get_execution_options().get(SQLITE_READ_ONLY)
+        _driver_execute(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _driver_execute(connection: Connection, sql: str) -> None:
+    try:
+        connection.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+    except sqlite3.Error as error:
+        raise exc.OperationalError(sql, {}, error) from error
+
+
+def upgrade_to_write(connection: Connection) -> bool:
+    """On SQLite, if ``connection`` is in a read transaction (a deferred ``BEGIN``, see
+    :data:`SQLITE_READ_ONLY`), end it and begin a write transaction (``BEGIN IMMEDIATE``) in its
+    place, beneath SQLAlchemy: the session's transaction carries on with what it read, and its
+    commit commits the writes. (Committing the session and beginning anew does the same with
+    several times the work.) Returns whether it upgraded."""
+    if not connection.get_execution_options().get(SQLITE_READ_ONLY):
+        return False
+    _driver_execute(connection, "COMMIT")
+    _driver_execute(connection, "BEGIN IMMEDIATE")
+    return True
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

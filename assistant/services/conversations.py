@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from assistant.services.closures import closures_for_school
 from rules import known_policy_ids, load_pack
-from storage.db import SQLITE_READ_ONLY
+from storage.db import SQLITE_READ_ONLY, upgrade_to_write
 from storage.errors import ConflictError, NotFoundError
 from storage.models import AuditLog, Conversation, ConversationAnswer, LocalAuthority, School, User
 from storage.repositories import ConversationRepository
@@ -316,11 +316,18 @@ def begin_reading(session: Session) -> None:
 
 
 def begin_writing(session: Session) -> None:
-    """End a read transaction begun by :func:`begin_reading`, so that the next statement starts
-    a write transaction (``BEGIN IMMEDIATE`` on SQLite). Whatever was read stays usable;
-    optimistic version checks catch anything changed in between. No-op otherwise."""
-    if session.in_transaction() and session.connection().get_execution_options().get(SQLITE_READ_ONLY):
-        session.commit()
+    """Turn a read transaction begun by :func:`begin_reading` into a write transaction
+    (``BEGIN IMMEDIATE`` on SQLite). Whatever was read stays usable; optimistic version checks
+    catch anything changed in between. No-op otherwise (and when already writing)."""
+    transaction = session.get_transaction()
+    if transaction is None or session.info.get(_WRITING) is transaction:
+        return
+    if upgrade_to_write(session.connection()):
+        session.info[_WRITING] = transaction
+
+
+#: ``session.info`` key: the transaction that :func:`begin_writing` has turned into a write.
+_WRITING = "ptt_writing_transaction"
 
 
 # Statements of the hot path, built once (building a statement costs more than running it).

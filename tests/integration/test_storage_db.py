@@ -11,6 +11,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
+from assistant.services.conversations import begin_reading, begin_writing
 from storage.db import (
     database_url_from_env,
     make_engine,
@@ -43,17 +44,40 @@ def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path: Pa
     engine.dispose()
 
 
-def test_sqlite_write_transactions_begin_immediate_and_reads_may_defer(tmp_path: Path) -> None:
+def _traced_sqlite_engine(tmp_path: Path) -> tuple[Engine, list[str]]:
+    """An SQLite engine and the SQL its connections send to SQLite itself."""
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
-    statements: list[str] = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, *a: statements.append(statement))
+    sent: list[str] = []
+    event.listen(engine, "connect", lambda dbapi_connection, _record: dbapi_connection.set_trace_callback(sent.append))
+    return engine, sent
+
+
+def test_sqlite_write_transactions_begin_immediate_and_reads_may_defer(tmp_path: Path) -> None:
+    engine, sent = _traced_sqlite_engine(tmp_path)
     with make_session_factory(engine)() as session:
         session.execute(text("SELECT 1"))
     with make_read_only_session_factory(engine)() as session:
         session.execute(text("SELECT 1"))
-    assert "BEGIN IMMEDIATE" in statements
-    assert "BEGIN" in statements
+    assert "BEGIN IMMEDIATE" in sent
+    assert "BEGIN" in sent
+    engine.dispose()
+
+
+def test_a_read_transaction_becomes_a_write_transaction_and_commits_what_it_writes(tmp_path: Path) -> None:
+    engine, sent = _traced_sqlite_engine(tmp_path)
+    upgrade(f"sqlite:///{tmp_path / 'x.db'}")
+    with make_session_factory(engine)() as session:
+        begin_reading(session)
+        assert session.execute(text("SELECT count(*) FROM schools")).scalar() == 0
+        sent.clear()
+        begin_writing(session)
+        begin_writing(session)  # once is enough
+        session.add(School(name="Upgraded School"))
+        session.commit()
+    assert [s for s in sent if s in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")] == ["COMMIT", "BEGIN IMMEDIATE", "COMMIT"]
+    with make_session_factory(engine)() as session:
+        assert session.exec(select(School.name)).all() == ["Upgraded School"]
+        begin_writing(session)  # not reading: nothing to upgrade
     engine.dispose()
 
 
@@ -131,3 +155,46 @@ def test_a_fresh_sqlite_file_can_be_migrated_and_used_at_once(tmp_path: Path) ->
     with make_session_factory(engine)() as session:
         assert session.exec(select(Plan)).all() == []
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgres_connection_dropped_while_idle_is_replaced_before_use(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection the server has ended (a restart, an idle timeout) is found by the
+    check made after idleness, and the request gets a fresh one instead of an error."""
+    import psycopg
+
+    import storage.db
+
+    engine = make_engine(postgres_database)
+    try:
+        with engine.connect() as connection:
+            dropped_pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(postgres_database.replace("postgresql+psycopg://", "postgresql://"),
+                             autocommit=True) as other:  # ends the pooled connection, now idle
+            other.execute("SELECT pg_terminate_backend(%s)", (dropped_pid,))
+        monkeypatch.setattr(storage.db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != dropped_pid
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgres_connection_used_a_moment_ago_is_not_pinged(postgres_database: str) -> None:
+    engine = make_engine(postgres_database)
+    statements: list[str] = []
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *a: statements.append(statement))
+        pings = []
+        original = engine.dialect.do_ping
+        engine.dialect.do_ping = lambda dbapi_connection: pings.append(1) or original(dbapi_connection)  # type: ignore[method-assign]
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 2")
+        assert pings == [] and statements == ["SELECT 2"]
+    finally:
+        engine.dispose()
