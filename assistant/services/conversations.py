@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Boolean, String, Text, bindparam, func, insert, update
+from sqlalchemy import Boolean, String, Text, bindparam, func, insert, text, update
 from sqlmodel import Session, col, select
 
 from assistant.services.closures import closures_for_school
@@ -350,6 +350,34 @@ _INSERT_ANSWER = insert(_ANSWERS).from_select(
     .where(_ANSWERS.c.conversation_id == bindparam("conversation_id")),
 )
 _INSERT_AUDIT = insert(_AUDIT)
+#: PostgreSQL: the whole write of a one-answer turn as one statement. The answer and the audit
+#: row are inserted only if the conditional UPDATE matched (it returns the id they select).
+_PG_WRITE_TURN = text("""
+WITH updated AS (
+    UPDATE conversations
+       SET state_json = :new_state, finished = :new_finished, plan_id = :new_plan_id,
+           version = :new_version, updated_at = :now
+     WHERE id = :conversation_id AND version = :loaded
+ RETURNING id
+), answer AS (
+    INSERT INTO conversation_answers (conversation_id, seq, fact, raw_text, accepted, at)
+    SELECT updated.id,
+           (SELECT coalesce(max(seq), 0) + 1 FROM conversation_answers WHERE conversation_id = updated.id),
+           CAST(:fact AS VARCHAR), CAST(:raw_text AS TEXT), :accepted, :now
+      FROM updated
+)
+INSERT INTO audit_log (at, actor_user_id, action, entity, entity_id, school_id, detail_json)
+SELECT :now, CAST(:actor_user_id AS INTEGER), 'update', 'conversation', updated.id,
+       CAST(:school_id AS INTEGER), :detail_json
+  FROM updated
+RETURNING id
+""").bindparams(
+    bindparam("new_state", type_=_CONVERSATION.c.state_json.type),
+    bindparam("detail_json", type_=_AUDIT.c.detail_json.type),
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("new_finished", type_=Boolean()),
+    bindparam("accepted", type_=Boolean()),
+)
 
 
 def _insert_audit(session: Session, action: str, entity_id: str, user: User, detail: dict[str, Any] | None,
@@ -441,20 +469,35 @@ def _send_once(session: Session, user: User, conversation_id: str, text: str, ex
     begin_writing(session)
     if conv.state_json.get("complete") and not stored.get("complete"):
         _save_plan(session, user, conv, turn)
-    written = session.execute(_UPDATE_CONVERSATION, {
-        "conversation_id": conv.id, "loaded": loaded_version, "new_state": conv.state_json,
-        "new_finished": conv.finished, "new_plan_id": conv.plan_id, "new_version": loaded_version + 1, "now": now})
-    if written.rowcount != 1:
+    if not _write_turn(session, user, conv, loaded_version, answers, asked, now):
         session.rollback()
         return None
     conv.version, conv.updated_at = loaded_version + 1, now
-    _insert_answers(session, conv.id, answers, now)
-    _insert_audit(session, "update", conv.id, user,
-                  {"version": conv.version, "fact": asked, "finished": conv.finished, "plan_id": conv.plan_id}, now)
     session.commit()
     view = _view(conv)
     view.said = said
     return view
+
+
+def _write_turn(session: Session, user: User, conv: Conversation, loaded_version: int,
+                answers: Sequence[tuple[str, str | None, bool]], asked: str | None, now: datetime) -> bool:
+    """Write the turn (the conversation's new state, the raw answers, the audit row) if the
+    conversation is still at ``loaded_version``; False if another answer got in first."""
+    update_params = {
+        "conversation_id": conv.id, "loaded": loaded_version, "new_state": conv.state_json,
+        "new_finished": conv.finished, "new_plan_id": conv.plan_id, "new_version": loaded_version + 1, "now": now}
+    detail = {"version": loaded_version + 1, "fact": asked, "finished": conv.finished, "plan_id": conv.plan_id}
+    if len(answers) == 1 and session.get_bind().dialect.name == "postgresql":
+        # One statement, one round trip to the server instead of three (a third of a turn's).
+        (raw, fact, accepted), = answers
+        return session.execute(_PG_WRITE_TURN, {
+            **update_params, "fact": fact, "raw_text": raw, "accepted": accepted, "actor_user_id": user.id,
+            "school_id": _school_id(user), "detail_json": detail}).first() is not None
+    if session.execute(_UPDATE_CONVERSATION, update_params).rowcount != 1:
+        return False
+    _insert_answers(session, conv.id, answers, now)
+    _insert_audit(session, "update", conv.id, user, detail, now)
+    return True
 
 
 def _insert_answers(session: Session, conversation_id: str, answers: Sequence[tuple[str, str | None, bool]],

@@ -1,0 +1,78 @@
+"""A conversation turn's write, on SQLite and PostgreSQL (where it is one statement): the new
+state, the raw answer and the audit row together, or nothing when another answer got in first."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, col, select
+
+from assistant.services import conversations as conversation_service
+from assistant.services.conversations import ConversationView
+from storage.models import AuditLog, Conversation, ConversationAnswer, User
+from tests.integration.conftest import Staff
+
+TODAY = date(2026, 11, 23)
+
+
+def _answers(session: Session, conversation_id: str) -> list[tuple[int, str | None, str, bool]]:
+    rows = session.exec(select(ConversationAnswer).where(ConversationAnswer.conversation_id == conversation_id)
+                        .order_by(col(ConversationAnswer.seq))).all()
+    return [(a.seq, a.fact, a.raw_text, a.accepted) for a in rows]
+
+
+def _updates(session: Session, conversation_id: str) -> list[dict[str, object]]:
+    rows = session.exec(select(AuditLog).where(AuditLog.entity == "conversation", AuditLog.entity_id == conversation_id,
+                                               AuditLog.action == "update").order_by(col(AuditLog.id))).all()
+    return [row.detail_json or {} for row in rows]
+
+
+def _lead_answers_year_5(session: Session, staff: Staff) -> tuple[User, ConversationView, ConversationView]:
+    """The lead starts a Derby City check and answers the first question."""
+    user = session.get(User, staff.lead_id)
+    assert user is not None
+    started = conversation_service.start(session, user, "derby-city", TODAY, channel="api")
+    return user, started, conversation_service.send(session, user, started.id, "Y5", today=TODAY)
+
+
+def test_each_answer_stores_state_answer_and_audit_row_together(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    with session_factory() as session:
+        user, started, first = _lead_answers_year_5(session, staff)
+        second = conversation_service.send(session, user, started.id, "not a reason", today=TODAY)
+    with session_factory() as session:
+        stored = session.get(Conversation, started.id)
+        assert stored is not None and stored.version == second.version == first.version + 1 == 3
+        assert stored.state_json["replies"] == [r.model_dump(mode="json") for r in second.replies]
+        answers = _answers(session, started.id)
+        assert [(seq, fact, raw) for seq, fact, raw, _ok in answers] == [
+            (1, "pupil.year_group", "Y5"), (2, "reasons", "not a reason")]
+        assert answers[0][3] is True and answers[1][3] is False  # the second was not a reason we know
+        assert [(d["version"], d["fact"]) for d in _updates(session, started.id)] == [
+            (2, "pupil.year_group"), (3, "reasons")]
+        audit = session.exec(select(AuditLog).where(AuditLog.entity_id == started.id,
+                                                    AuditLog.action == "update")).first()
+        assert audit is not None and audit.actor_user_id == staff.lead_id and audit.school_id == staff.school_id
+
+
+def test_a_turn_based_on_an_old_version_writes_nothing(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    with session_factory() as session:
+        user, started, _first = _lead_answers_year_5(session, staff)
+        conv = session.get(Conversation, started.id)
+        assert conv is not None
+        session.expunge(conv)
+        conversation_service.begin_writing(session)
+        stale = conversation_service._write_turn(session, user, conv, started.version,
+                                                 [("Y6", "pupil.year_group", True)], "pupil.year_group",
+                                                 conv.updated_at)
+        assert stale is False
+        session.rollback()
+    with session_factory() as session:
+        assert [raw for _seq, _fact, raw, _ok in _answers(session, started.id)] == ["Y5"]
+        assert len(_updates(session, started.id)) == 1
+        stored = session.get(Conversation, started.id)
+        assert stored is not None and stored.version == 2
