@@ -47,7 +47,8 @@ def serve(host: str, port: int, demo: bool) -> None:
     """Run the web app with Flask's development server.
 
     For production run `ptt db upgrade` once, then
-    `gunicorn 'assistant.web:create_app()' -w 2 -b 0.0.0.0:8000` behind HTTPS.
+    `gunicorn -c python:assistant.web.gunicorn_conf 'assistant.web:create_app()' -w 2 -b 0.0.0.0:8000`
+    behind HTTPS.
     """
     overrides: dict[str, object] = {}
     if "COOKIE_SECURE" not in os.environ and _is_loopback(host):

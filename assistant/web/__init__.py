@@ -1,10 +1,10 @@
 """The staff web app: sign-in, the chat page, plans, documents, the LA view and the JSON API.
 
 Development: ``ptt serve --demo``. Production: ``ptt db upgrade`` once (and after each
-upgrade), then ``gunicorn 'assistant.web:create_app()' -w 2 -b 0.0.0.0:8000`` behind a TLS
-proxy, with ``SECRET_KEY`` and ``DATABASE_URL`` set. The reminder sweeper runs in every process
-where ``PTT_SWEEPER`` is on (default: on for SQLite); with PostgreSQL prefer ``ptt reminders
-run`` from cron.
+upgrade), then ``gunicorn -c python:assistant.web.gunicorn_conf 'assistant.web:create_app()'
+-w 2 -b 0.0.0.0:8000`` behind a TLS proxy, with ``SECRET_KEY`` and ``DATABASE_URL`` set. The
+reminder sweeper runs in every process where ``PTT_SWEEPER`` is on (default: on for SQLite);
+with PostgreSQL prefer ``ptt reminders run`` from cron.
 """
 
 from __future__ import annotations
