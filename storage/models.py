@@ -115,6 +115,13 @@ class User(SQLModel, table=True):
     display_name: str = Field(default="", sa_type=String(200))
     slack_user_id: str | None = Field(default=None, sa_type=String(64), index=True)
     created_at: datetime = _utc(default_factory=utcnow)
+    #: Set when the account is disabled: it can no longer sign in, use a token or Slack, and
+    #: reminders go to others.
+    disabled_at: datetime | None = _utc(nullable=True, default=None)
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
 
 
 class ApiToken(SQLModel, table=True):

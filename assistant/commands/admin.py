@@ -1,10 +1,14 @@
-"""Admin commands (contract §3): ``ptt serve``, ``ptt users add``, ``ptt demo``, ``ptt db``."""
+"""Admin commands (contract §3): ``ptt serve``, ``ptt users add|list|revoke-tokens|disable|enable``,
+``ptt demo``, ``ptt db``."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 from sqlmodel import Session, func, select
@@ -12,6 +16,9 @@ from sqlmodel import Session, func, select
 from assistant.config import Settings
 from rules import known_policy_ids, load_pack
 from storage.db import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from storage.models import User
 
 ROLES = ("staff", "dsl", "headteacher", "ewo", "la_officer", "admin")
 
@@ -163,6 +170,8 @@ def users_add(email: str, role: str, school_name: str | None, policy_id: str | N
             session.commit()
             where = ", ".join(x for x in (school.name if school else "", la.name if la else "") if x)
             click.echo(f"{'Updated' if existing else 'Created'} {user.email} ({role}{': ' + where if where else ''}).")
+            if not user.is_active:
+                click.echo(f"This account is disabled: `ptt users enable {user.email}` lets it sign in again.")
             click.echo("API token (shown once; use as 'Authorization: Bearer TOKEN'):")
             click.echo(token)
     finally:
@@ -181,35 +190,81 @@ def users_list() -> None:
             schools = {s.id: s.name for s in session.exec(select(School))}
             las = {la.id: la.policy_id for la in session.exec(select(LocalAuthority))}
             for user in session.exec(select(User).order_by(User.email)):
-                click.echo(f"{user.email}\t{user.role}\t{schools.get(user.school_id, '')}\t{las.get(user.la_id, '')}")
+                state = "" if user.is_active else f"\tdisabled {user.disabled_at:%Y-%m-%d}"
+                click.echo(f"{user.email}\t{user.role}\t{schools.get(user.school_id, '')}\t"
+                           f"{las.get(user.la_id, '')}{state}")
     finally:
         engine.dispose()
 
 
 
-@users.command("revoke-tokens")
-@click.argument("email")
-def users_revoke_tokens(email: str) -> None:
-    """Revoke every API token of a user (a lost laptop, a leaver); `users add` issues a new one."""
-    from storage.repositories import AuditRepository, DirectoryRepository
+@contextmanager
+def _existing_user(email: str) -> Iterator[tuple[Session, User]]:
+    """A session and the user with this e-mail (exit 2 if there is none); commits on the way out."""
+    from storage.repositories import DirectoryRepository
 
     settings = _settings()
     _migrate_embedded(settings)
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            directory = DirectoryRepository(session)
-            user = directory.user_by_email(email)
+            user = DirectoryRepository(session).user_by_email(email)
             if user is None:
                 click.echo(f"ptt users: no user {email!r}", err=True)
                 sys.exit(2)
-            revoked = directory.revoke_tokens(user.id)
-            AuditRepository(session).record("update", "user", user.id, actor_user_id=None, school_id=user.school_id,
-                                            detail={"summary": f"{revoked} API token(s) revoked"})
+            yield session, user
             session.commit()
-        click.echo(f"Revoked {revoked} API token(s) of {email}.")
     finally:
         engine.dispose()
+
+
+def _audit_user_change(session: Session, user: User, summary: str) -> None:
+    from storage.repositories import AuditRepository
+
+    AuditRepository(session).record("update", "user", user.id, actor_user_id=None, school_id=user.school_id,
+                                    detail={"summary": summary})
+
+
+@users.command("revoke-tokens")
+@click.argument("email")
+def users_revoke_tokens(email: str) -> None:
+    """Revoke every API token of a user (a lost laptop, a leaver); `users add` issues a new one."""
+    from storage.repositories import DirectoryRepository
+
+    with _existing_user(email) as (session, user):
+        assert user.id is not None
+        revoked = DirectoryRepository(session).revoke_tokens(user.id)
+        _audit_user_change(session, user, f"{revoked} API token(s) revoked")
+    click.echo(f"Revoked {revoked} API token(s) of {email}.")
+
+
+@users.command("disable")
+@click.argument("email")
+def users_disable(email: str) -> None:
+    """Disable an account now (a leaver, a lost device): it can no longer sign in or use Slack,
+    its open web sessions end, its API tokens are revoked and its reminders go to others."""
+    from assistant.services.auth import disable_user
+
+    with _existing_user(email) as (session, user):
+        revoked = disable_user(session, user)
+        _audit_user_change(session, user, f"Account disabled; {revoked} API token(s) revoked")
+    click.echo(f"Disabled {email}: signed out everywhere, {revoked} API token(s) revoked. "
+               f"`ptt users enable {email}` undoes it.")
+
+
+@users.command("enable")
+@click.argument("email")
+def users_enable(email: str) -> None:
+    """Let a disabled account sign in again (`users add` prints a new API token if needed)."""
+    from assistant.services.auth import enable_user
+
+    with _existing_user(email) as (session, user):
+        was_disabled = not user.is_active
+        enable_user(session, user)
+        if was_disabled:
+            _audit_user_change(session, user, "Account enabled")
+    click.echo(f"{email} can sign in again." if was_disabled else f"{email} was not disabled.")
+
 
 # --------------------------------------------------------------------------- demo
 @click.command()

@@ -222,7 +222,9 @@ class _Contexts:
                 col(User.id).in_(user_ids)
                 | (col(User.role).in_(staff_roles)
                    & (col(User.school_id).in_(school_ids) | col(User.la_id).in_(la_ids))))
-        self.users = {u.id: u for u in session.exec(query.order_by(col(User.id)))}
+        # A disabled account (a leaver) is never sent a reminder: the lead's go to the DSL.
+        self.users = {u.id: u for u in session.exec(query.where(col(User.disabled_at).is_(None))
+                                                    .order_by(col(User.id)))}
         parent_ids = {r.parent_id for r in batch if r.parent_id is not None}
         self.parents = {p.id: p for p in session.exec(
             select(Reminder).where(col(Reminder.id).in_(parent_ids)))} if parent_ids else {}

@@ -45,7 +45,8 @@ MIN_PASSWORD_LENGTH = 10
 # Built once: a request authenticates with these before anything else.
 _USER_FOR_TOKEN = (
     select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, col(User.id) == col(ApiToken.user_id))
-    .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked_at).is_(None))
+    .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked_at).is_(None),
+           col(User.disabled_at).is_(None))
 )
 _TOUCH_TOKEN = (update(ApiToken).where(col(ApiToken.id) == bindparam("token_id"))
                 .values(last_used_at=bindparam("now", type_=UTCDateTime())))
@@ -79,11 +80,14 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The user with this e-mail and password, or None. Rehashes an outdated hash."""
+    """The user with this e-mail and password, or None (also for a disabled account, after
+    the same work, so that timing tells nothing). Rehashes an outdated hash."""
     user = DirectoryRepository(session).user_by_email(email)
     if not verify_password(user.password_hash if user else None, password):
         return None
     assert user is not None and user.password_hash is not None
+    if not user.is_active:
+        return None
     if _hasher().check_needs_rehash(user.password_hash):
         from assistant.services.conversations import begin_writing
 
@@ -106,7 +110,7 @@ def issue_token(session: Session, user: User) -> str:
 
 
 def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> User | None:
-    """The owner of an unrevoked API token, else None."""
+    """The owner of an unrevoked API token, if the account is not disabled; else None."""
     if not token or len(token) > 200:
         return None
     found = session.exec(_USER_FOR_TOKEN, params={"token_hash": hash_token(token)}).first()
@@ -120,6 +124,33 @@ def user_for_token(session: Session, token: str, *, now: datetime | None = None)
         begin_writing(session)
         session.execute(_TOUCH_TOKEN, {"token_id": token_id, "now": now})
     return user
+
+
+def disable_user(session: Session, user: User, *, now: datetime | None = None) -> int:
+    """Disable an account (a leaver, a lost device): no sign-in by password or SSO, its web
+    sessions end at their next request, its API tokens are revoked, Slack no longer knows it,
+    and reminders go to the school's other staff. Returns how many tokens were revoked."""
+    from assistant.services.conversations import begin_writing
+
+    assert user.id is not None
+    begin_writing(session)
+    now = now or utcnow()
+    if user.disabled_at is None:
+        user.disabled_at = now
+        session.add(user)
+    revoked = DirectoryRepository(session).revoke_tokens(user.id, now=now)
+    session.flush()
+    return revoked
+
+
+def enable_user(session: Session, user: User) -> None:
+    """Let a disabled account sign in again (its old API tokens stay revoked)."""
+    from assistant.services.conversations import begin_writing
+
+    begin_writing(session)
+    user.disabled_at = None
+    session.add(user)
+    session.flush()
 
 
 def feed_token(secret_key: str, user: User) -> str:

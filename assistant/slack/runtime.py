@@ -64,7 +64,7 @@ class SlackRuntime:
         with self.session_factory() as session:
             user = DirectoryRepository(session).user_by_slack_id(slack_user_id)
         if user is not None:
-            return user
+            return user if user.is_active else None
         return self.link_by_email(client, slack_user_id)[0]
 
     def link_by_email(self, client: WebClient, slack_user_id: str) -> tuple[User | None, str | None]:
@@ -87,7 +87,7 @@ class SlackRuntime:
         with self.session_factory() as session:
             directory = DirectoryRepository(session)
             user = directory.user_by_email(email)
-            if user is None:
+            if user is None or not user.is_active:
                 return None, email
             if user.slack_user_id and user.slack_user_id != slack_user_id:
                 # Linked to another Slack account already: do not move the link silently.

@@ -92,7 +92,7 @@ def sso_callback() -> ResponseReturnValue:
     email = str(claims.get("email") or "").strip().lower()
     verified = claims.get("email_verified") is True
     user = DirectoryRepository(db()).user_by_email(email) if email and verified else None
-    if user is None:
+    if user is None or not user.is_active:
         flash("Your account is not set up for this service; ask your administrator.")
         return redirect(url_for("auth.login"))
     sign_in(user)

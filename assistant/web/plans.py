@@ -264,7 +264,8 @@ def calendar_feed(user_id: int, token: str) -> ResponseReturnValue:
     URL is the credential; pupils are shown by initials only, as the feed leaves the system."""
     session = db()
     user = session.get(User, user_id)
-    if user is None or not auth.check_feed_token(runtime().settings.resolved_secret_key(), user, token):
+    if user is None or not user.is_active or not auth.check_feed_token(
+            runtime().settings.resolved_secret_key(), user, token):
         abort(404)
     items = []
     exported = []

@@ -108,7 +108,7 @@ def load_user() -> ResponseReturnValue | None:
         from storage.models import User
 
         user = db().get(User, user_id)
-        if user is None or session.get("pwd") != _password_fingerprint(user):
+        if user is None or not user.is_active or session.get("pwd") != _password_fingerprint(user):
             session.clear()
         else:
             g.user, g.auth_method = user, "session"

@@ -224,6 +224,24 @@ def test_a_plan_without_a_lead_sends_the_lead_reminders_to_the_dsl(
     assert [r.email for r in sink.messages[0].recipients] == ["dsl@oakprimary.sch.uk"]
 
 
+def test_a_disabled_leads_reminders_go_to_the_dsl(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    """A leaver's account is disabled: the plan's reminders must still reach someone."""
+    from assistant.services.auth import disable_user
+
+    plan_id = _plan(session_factory, staff)
+    _remind(session_factory, plan_id, "k", T0)
+    with session_factory() as session:
+        lead = session.get(User, staff.lead_id)
+        assert lead is not None
+        disable_user(session, lead)
+        session.commit()
+    sink = Recording()
+    run_once(session_factory, T0, {"email": sink})
+    assert [r.email for r in sink.messages[0].recipients] == ["dsl@oakprimary.sch.uk"]
+
+
 class FakeSlack:
     """Stands in for the Slack app behind the SlackDirectMessage port."""
 
