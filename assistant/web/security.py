@@ -56,6 +56,9 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
+#: Sent only on requests that came over HTTPS (RFC 6797 §7.2): a year, this host only.
+HSTS = "max-age=31536000"
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -180,6 +183,8 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 def set_security_headers(response: Any) -> Any:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.is_secure:  # over HTTPS (directly, or a trusted proxy says so): stay on HTTPS
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if g.get("user") is not None or request.path.startswith("/api/"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response

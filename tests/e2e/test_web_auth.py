@@ -123,6 +123,15 @@ def test_every_page_sends_the_security_headers(client: FlaskClient) -> None:
         assert response.headers["Referrer-Policy"]
 
 
+def test_https_responses_tell_browsers_to_stay_on_https(web: World) -> None:
+    app = create_app(settings_for(web.database_url, trusted_proxies=1), start_sweeper=False)
+    client = app.test_client()
+    behind_tls = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert behind_tls.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in client.get("/login").headers  # plain HTTP: meaningless, not sent
+    app.extensions["ptt"].engine.dispose()
+
+
 def test_pages_have_no_inline_script(web: World) -> None:
     client, _csrf = signed_in(web.app, OAK_STAFF)
     for path in ("/", "/chat", "/plans", f"/plans/{web.plan('Oak Primary', 'active')}"):
