@@ -50,7 +50,10 @@ class Settings(BaseSettings):
 
     cookie_secure: bool = True
     ptt_sweeper: bool | None = None
+    # Failed password sign-ins allowed per client address, and per account from anywhere
+    # (counted in the database, so across every worker).
     login_rate_limit: str = "10 per minute"
+    login_account_rate_limit: str = "30 per hour"
     # How many reverse proxies (TLS terminator, load balancer) stand in front of the app. Their
     # X-Forwarded-For/-Proto/-Host are trusted only when this is set, so that the login rate
     # limit and audit see the real client, and links are built with https.

@@ -316,7 +316,19 @@ class AuditLog(SQLModel, table=True):
     detail_json: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
+class LoginFailure(SQLModel, table=True):
+    """A failed password sign-in, kept a day for the sign-in throttle: shared by every worker
+    and process, counted per client address and per account."""
+
+    __tablename__ = "login_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(default_factory=utcnow, index=True)
+    address: str = Field(sa_type=String(64), index=True)
+    email: str = Field(sa_type=String(320), index=True)
+
+
 ALL_TABLES = [
     LocalAuthority, School, User, ApiToken, Pupil, Plan, PlanVersion, Consultation,
-    Review, Reminder, Conversation, ConversationAnswer, AuditLog,
+    Review, Reminder, Conversation, ConversationAnswer, AuditLog, LoginFailure,
 ]

@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None, *, start_sweeper: bool | None =
     app.register_blueprint(la.bp)
     app.register_blueprint(api.bp)
     init_filters(app)
-    init_security(app, login_rate_limit=settings.login_rate_limit)
+    init_security(app, login_rate_limit=settings.login_rate_limit,
+                  login_account_rate_limit=settings.login_account_rate_limit)
     auth_views.init_oidc(app, settings)
 
     @app.get("/healthz", endpoint="health")

@@ -11,23 +11,19 @@
 
 from __future__ import annotations
 
-import math
 import secrets
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, g, jsonify, redirect, request, session, url_for
+from flask import Flask, abort, g, jsonify, make_response, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from assistant.services import auth
-from assistant.web.runtime import db
+from assistant.services.sign_in_throttle import SignInThrottle
+from assistant.web.runtime import db, runtime
 
 CSRF_SESSION_KEY = "csrf"
 CSRF_FORM_FIELD = "csrf_token"
@@ -211,38 +207,28 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
     return render_template("error.html", error=error), error.code or 500, headers
 
 
-class LoginThrottle:
-    """Sign-in attempts per client address (brute force, credential stuffing), counted in fixed
-    windows in this process. Only the sign-in form pays for it: other requests never touch it."""
-
-    def __init__(self, limit: str) -> None:
-        self.items: list[RateLimitItem] = parse_many(limit)
-        self.limiter = FixedWindowRateLimiter(MemoryStorage())
-
-    def allow(self, address: str) -> bool:
-        """Count one attempt from ``address``; False once any of the limits is exceeded."""
-        return all([self.limiter.hit(item, "login", address) for item in self.items])
-
-    def retry_after(self, address: str) -> int:
-        """Seconds until ``address`` may try again."""
-        resets = [self.limiter.get_window_stats(item, "login", address).reset_time for item in self.items]
-        return max(1, math.ceil(max(resets) - time.time()))
-
-
-def init_security(app: Flask, *, login_rate_limit: str) -> None:
-    throttle = LoginThrottle(login_rate_limit)
+def init_security(app: Flask, *, login_rate_limit: str, login_account_rate_limit: str) -> None:
+    throttle = SignInThrottle(login_rate_limit, login_account_rate_limit)
     login_view = app.view_functions["auth.login"]
 
     @wraps(login_view)
     def throttled_login(*args: Any, **kwargs: Any) -> Any:
-        if request.method == "POST" and not throttle.allow(request.remote_addr or "unknown"):
-            address = request.remote_addr or "unknown"
-            raise TooManyRequests("Too many sign-in attempts; wait a minute.",
-                                  retry_after=throttle.retry_after(address))
-        return login_view(*args, **kwargs)
+        if request.method != "POST":
+            return login_view(*args, **kwargs)
+        address = request.remote_addr or "unknown"
+        email = request.form.get("email") or ""
+        with runtime().session_factory() as session:
+            wait = throttle.retry_after(session, address, email)
+        if wait:
+            raise TooManyRequests("Too many sign-in attempts; wait a minute.", retry_after=wait)
+        response = make_response(login_view(*args, **kwargs))
+        if response.status_code == 401:
+            with runtime().session_factory() as session:
+                throttle.record_failure(session, address, email)
+                session.commit()
+        return response
 
     app.view_functions["auth.login"] = throttled_login
-    app.extensions["ptt_login_throttle"] = throttle
     app.before_request(load_user)
     app.before_request(csrf_protect)
     app.before_request(require_login)

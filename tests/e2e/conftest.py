@@ -75,6 +75,7 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url, "secret_key": "test-secret-key-not-for-production",
         "cookie_secure": False, "ptt_sweeper": False, "login_rate_limit": "1000 per minute",
+        "login_account_rate_limit": "1000 per minute",
     }
     values.update(overrides)
     return Settings(**values)

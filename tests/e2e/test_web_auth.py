@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from assistant.demo import DEMO_PASSWORD
+from assistant.services.auth import hash_password
 from assistant.web import create_app
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
+from storage.repositories import DirectoryRepository
 
 from .conftest import DERBY_EWO, OAK_STAFF, World, csrf_from, settings_for, sign_in, signed_in
 
@@ -139,43 +149,86 @@ def test_pages_have_no_inline_script(web: World) -> None:
         assert "<script>" not in html and " onclick=" not in html and "style=" not in html, path
 
 
-def test_signing_in_is_rate_limited(web: World) -> None:
-    app = create_app(settings_for(web.database_url, login_rate_limit="3 per minute"), start_sweeper=False)
-    client = app.test_client()
+# Sign-in throttling: each test has a database of its own, since failures are kept there.
+@pytest.fixture
+def throttled(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Apps on a fresh database with Oak Primary's staff member and a colleague; failed sign-ins
+    are limited to 3 a minute per address unless the test says otherwise."""
+    url = f"sqlite:///{tmp_path / 'ptt.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        directory = DirectoryRepository(session)
+        school = directory.get_or_create_school("Oak Primary", directory.get_or_create_la("derby-city", "Derby").id)
+        for email in (OAK_STAFF, COLLEAGUE):
+            directory.upsert_user(email, "staff", school_id=school.id, password_hash=hash_password(DEMO_PASSWORD))
+        session.commit()
+    engine.dispose()
+    apps: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        app = create_app(settings_for(url, **{"login_rate_limit": "3 per minute", **overrides}), start_sweeper=False)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["ptt"].engine.dispose()
+
+
+COLLEAGUE = "colleague@oak.example.org"
+
+
+def _sign_ins(client: FlaskClient, times: int, *, email: str = OAK_STAFF, password: str = "wrong password!",
+              address: str | None = None) -> list[int]:
     token = login_token(client)
-    codes = [client.post("/login", data={"email": OAK_STAFF, "password": "wrong password!",
-                                         "csrf_token": token}).status_code for _ in range(5)]
-    assert codes[:3] == [401, 401, 401]
-    assert codes[3:] == [429, 429]
-    refused = client.post("/login", data={"email": OAK_STAFF, "password": "wrong password!", "csrf_token": token})
+    headers = {"X-Forwarded-For": address} if address else {}
+    return [client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                        headers=headers).status_code for _ in range(times)]
+
+
+def test_signing_in_is_rate_limited(throttled: Callable[..., Flask]) -> None:
+    client = throttled().test_client()
+    assert _sign_ins(client, 5) == [401, 401, 401, 429, 429]
+    refused = client.post("/login", data={"email": OAK_STAFF, "password": DEMO_PASSWORD,
+                                          "csrf_token": login_token(client)})
+    assert refused.status_code == 429  # even the right password waits
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert "Too many sign-in attempts" in refused.get_data(as_text=True)
     assert client.get("/login").status_code == 200
-    app.extensions["ptt"].engine.dispose()
 
 
-
-def _wrong_logins_from(client: FlaskClient, address: str, times: int) -> list[int]:
-    token = login_token(client)
-    return [client.post("/login", data={"email": OAK_STAFF, "password": "wrong password!", "csrf_token": token},
-                        headers={"X-Forwarded-For": address}).status_code for _ in range(times)]
-
-
-def test_behind_a_trusted_proxy_the_login_limit_counts_each_client_apart(web: World) -> None:
-    app = create_app(settings_for(web.database_url, login_rate_limit="3 per minute", trusted_proxies=1),
-                     start_sweeper=False)
-    client = app.test_client()
-    assert _wrong_logins_from(client, "203.0.113.5", 4) == [401, 401, 401, 429]
-    assert _wrong_logins_from(client, "198.51.100.7", 1) == [401]  # someone else is not locked out
-    app.extensions["ptt"].engine.dispose()
+def test_failed_sign_ins_are_counted_by_every_worker_together(throttled: Callable[..., Flask]) -> None:
+    first_worker, second_worker = throttled().test_client(), throttled().test_client()
+    assert _sign_ins(first_worker, 2) == [401, 401]
+    assert _sign_ins(second_worker, 2) == [401, 429]
 
 
-def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(web: World) -> None:
-    app = create_app(settings_for(web.database_url, login_rate_limit="3 per minute"), start_sweeper=False)
-    client = app.test_client()
-    assert _wrong_logins_from(client, "203.0.113.5", 3) == [401, 401, 401]
-    assert _wrong_logins_from(client, "198.51.100.7", 1) == [429]  # a forged header buys no new attempts
-    app.extensions["ptt"].engine.dispose()
+def test_successful_sign_ins_are_not_counted(throttled: Callable[..., Flask]) -> None:
+    app = throttled()
+    signed_in_each_time = [_sign_ins(app.test_client(), 1, password=DEMO_PASSWORD)[0] for _ in range(4)]
+    assert signed_in_each_time == [302, 302, 302, 302]
+    assert _sign_ins(app.test_client(), 3) == [401, 401, 401]
+
+
+def test_one_account_guessed_from_many_addresses_is_throttled(throttled: Callable[..., Flask]) -> None:
+    client = throttled(trusted_proxies=1, login_account_rate_limit="4 per hour").test_client()
+    tried = [_sign_ins(client, 1, address=f"203.0.113.{n}")[0] for n in range(1, 7)]
+    assert tried == [401, 401, 401, 401, 429, 429]
+    assert _sign_ins(client, 1, email=COLLEAGUE, address="203.0.113.9") == [401]  # other accounts are not held up
+
+
+def test_behind_a_trusted_proxy_the_login_limit_counts_each_client_apart(throttled: Callable[..., Flask]) -> None:
+    client = throttled(trusted_proxies=1).test_client()
+    assert _sign_ins(client, 4, address="203.0.113.5") == [401, 401, 401, 429]
+    assert _sign_ins(client, 1, address="198.51.100.7") == [401]  # someone else is not locked out
+
+
+def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(throttled: Callable[..., Flask]) -> None:
+    client = throttled().test_client()
+    assert _sign_ins(client, 3, address="203.0.113.5") == [401, 401, 401]
+    assert _sign_ins(client, 1, address="198.51.100.7") == [429]  # a forged header buys no new attempts
+
 
 def test_la_users_land_on_the_la_view(client: FlaskClient) -> None:
     sign_in(client, DERBY_EWO)
