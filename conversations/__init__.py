@@ -18,6 +18,7 @@ from conversations.state import (
     Progress,
     Reply,
     Turn,
+    case_changes,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Reply",
     "Turn",
     "apply_fact",
+    "case_changes",
     "respond",
     "start_conversation",
 ]

@@ -103,6 +103,25 @@ def case_data(policy: str, answers: dict[str, Any], closures: list[tuple[date, d
     return data
 
 
+def case_changes(policy: str, before: dict[str, Any], after: dict[str, Any],
+                 closures: list[tuple[date, date]]) -> dict[str, Any]:
+    """What answering again changed in the Case: dotted paths (``plan.end_date``,
+    ``circumstances.looked_after``, ``reasons``) with their new values, None for a fact no longer
+    given. Lists (reasons, closures) count as one value. Empty when nothing in the Case changed."""
+    old, new = _flat(case_data(policy, before, closures)), _flat(case_data(policy, after, closures))
+    return {path: new.get(path) for path in sorted(old.keys() | new.keys()) if old.get(path) != new.get(path)}
+
+
+def _flat(data: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for group, value in data.items():
+        if isinstance(value, dict):
+            flat.update({f"{group}.{name}": item for name, item in value.items()})
+        else:
+            flat[group] = value
+    return flat
+
+
 class Turn(BaseModel):
     """The outcome of one message: the new state and what to say.
 

@@ -222,7 +222,8 @@ def _policy_title(policy_id: str) -> str:
 
 # --------------------------------------------------------------------------- stored layout
 # conversations.state_json = {"engine": <engine state>, "replies": [ReplyView], "transcript": [...],
-#                             "decision": <Decision or null>, "phase": str, "complete": bool}
+#                             "decision": <Decision or null>, "phase": str, "complete": bool,
+#                             "saved_answers": <the engine's answers when the plan was last saved>}
 def _stored(conv: Conversation) -> dict[str, Any]:
     return conv.state_json or {}
 
@@ -268,6 +269,8 @@ def _store_turn(conv: Conversation, turn: Any, *, answer: str | None) -> list[Re
         "phase": _phase(state),
         "complete": _phase(state) in COMPLETE_PHASES,
     }
+    if "saved_answers" in previous:
+        conv.state_json["saved_answers"] = previous["saved_answers"]
     conv.finished = bool(_attr(turn, "finished"))
     return replies
 
@@ -585,12 +588,13 @@ def _written_plan(plan: dict[str, Any]) -> dict[str, Any]:
 
 def _save_plan(session: Session, user: User, conv: Conversation, turn: Any) -> None:
     """Store the plan the interview has just finished writing (or, when it was stored before
-    and has been changed since, its new timetable), and say so."""
+    and answers have been changed since, its new timetable and the changed facts), and say so."""
     from assistant.services import plans as plan_service
 
     state = _attr(turn, "state")
     written = dict(_attr(state, "plan") or {})
     timetable = {"timetable": written.get("timetable"), "written": _written_plan(written)}
+    answers_now = dict((conv.state_json.get("engine") or {}).get("answers") or {})
     from assistant.services.auth import can_change_school
 
     unit = SharedUnitOfWork(session)
@@ -599,12 +603,20 @@ def _save_plan(session: Session, user: User, conv: Conversation, turn: Any) -> N
         if stored is None or not can_change_school(user, stored.school_id):
             _add_reply(conv, ReplyView(text="The stored plan was not changed: only its school's staff can change it."))
             return
+        saved_answers = conv.state_json.get("saved_answers")
+        changes = {} if saved_answers is None else _engine().case_changes(
+            conv.policy_id, saved_answers, answers_now, list(_attr(state, "closures") or ()))
         try:
-            plan_service.update_timetable(unit, conv.plan_id, timetable, actor_user_id=user.id)
+            plan_service.update_timetable(unit, conv.plan_id, timetable, actor_user_id=user.id,
+                                          case_changes=changes)
         except plan_service.PlanError as error:
             _add_reply(conv, ReplyView(text=f"The stored plan was not changed: {error}"))
             return
-        _add_reply(conv, ReplyView(text=f"I've updated the saved plan (plan {conv.plan_id})."))
+        conv.state_json["saved_answers"] = answers_now
+        said = (f"I've updated the saved plan (plan {conv.plan_id})"
+                + (f" with your changed answers ({', '.join(changes)}): its decision, consultees, reviews and "
+                   "reminders follow them." if changes else "."))
+        _add_reply(conv, ReplyView(text=said))
         return
     if user.school_id is None or not can_change_school(user, user.school_id):
         _add_reply(conv, ReplyView(text="Your account is not a school staff account, so the plan was not saved; "
@@ -621,5 +633,6 @@ def _save_plan(session: Session, user: User, conv: Conversation, turn: Any) -> N
         actor_user_id=user.id, timetable=timetable,
     )
     conv.plan_id = plan.id
+    conv.state_json["saved_answers"] = answers_now
     _add_reply(conv, ReplyView(text=f"I've saved the plan (plan {plan.id}) for {pupil.first_name} "
                                     f"{pupil.last_name}: its documents, reviews and reminders are ready."))

@@ -277,14 +277,18 @@ def _owe_la_notification(uow: UnitOfWork, plan: Plan, decision: Decision,
 
 
 def _reevaluate(uow: UnitOfWork, plan: Plan, change: Mapping[str, Any], now: datetime) -> Decision:
-    """Apply ``change`` (dotted case paths → values) to the plan's case and evaluate it."""
+    """Apply ``change`` (dotted case paths → values; None: no longer given) to the plan's case
+    and evaluate it."""
     data = _deep_copy(plan.case_json)
     for path, value in change.items():
         *parents, leaf = path.split(".")
         node = data
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
     case = _parse_case(data)
     decision = evaluate(case)
     outcome_before = (plan.decision_json or {}).get("outcome")
@@ -434,18 +438,28 @@ def record_consultee_reply(
 
 def update_timetable(
     uow: UowLike, plan_id: int, timetable: Mapping[str, Any], *, actor_user_id: int | None,
-    expected_version: int | None = None, now: datetime | None = None,
+    case_changes: Mapping[str, Any] | None = None, expected_version: int | None = None,
+    now: datetime | None = None,
 ) -> Plan:
-    """Replace the plan's written timetable (sessions, targets, work set)."""
+    """Replace the plan's written timetable (sessions, targets, work set). ``case_changes``
+    (dotted case paths → new values, e.g. from answers changed in the conversation) are applied
+    to the plan's case and the plan re-evaluated; facts recorded on the plan since, and not
+    changed here, stand."""
     unit = as_unit_of_work(uow)
     now = now or utcnow()
     with unit:
         plan = _load(unit, plan_id, expected_version)
         _open_plan(plan)
-        loaded = plan.version
+        loaded, before = plan.version, plan.status
+        summary, detail = "Timetable updated.", None
+        if case_changes:  # first: a change the policy cannot take leaves the plan untouched
+            decision = _reevaluate(unit, plan, case_changes, now)
+            summary = (f"Timetable updated; changed in the conversation: {', '.join(case_changes)}; "
+                       f"status {before} → {plan.status}.")
+            detail = {"changes": dict(case_changes), "outcome": decision.outcome}
         plan.timetable_json = dict(timetable)
-        _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
-               summary="Timetable updated.")
+        _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now, summary=summary,
+               detail=detail)
         unit.commit()
         return plan
 
