@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     slack_api_base_url: str = "https://slack.com/api/"
     slack_client_id: str | None = None
     slack_client_secret: str | None = Field(default=None, repr=False)
+    # Comma-separated Slack workspace (team) or Enterprise Grid ids the app serves; empty: any.
+    slack_allowed_team_ids: str = ""
 
     smtp_host: str | None = None
     smtp_port: int = 25

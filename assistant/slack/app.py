@@ -23,7 +23,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
@@ -118,6 +118,39 @@ def _api_base_url(settings: Any) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def allowed_team_ids(settings: Any) -> frozenset[str]:
+    """``SLACK_ALLOWED_TEAM_IDS``: the workspaces (and Enterprise Grid organisations) the app
+    serves, comma-separated; empty: any that installed it."""
+    raw = setting(settings, "SLACK_ALLOWED_TEAM_IDS", "")
+    items = raw if isinstance(raw, list | tuple | set | frozenset) else str(raw).split(",")
+    return frozenset(str(item).strip() for item in items if str(item).strip())
+
+
+def _only_from(app: App, allowed: frozenset[str]) -> None:
+    """Ignore every request from a workspace not on the list (before any listener runs)."""
+
+    @app.middleware
+    def from_an_allowed_workspace(context: Any, logger: logging.Logger, next: Callable[[], Any]) -> Any:
+        if context.team_id in allowed or (context.enterprise_id and context.enterprise_id in allowed):
+            return next()
+        logger.warning("Slack request from workspace %s (enterprise %s) ignored: not in SLACK_ALLOWED_TEAM_IDS",
+                       context.team_id, context.enterprise_id)
+        return BoltResponse(status=200, body="")
+
+
+def _refuse_installs_outside(installations: Any, allowed: frozenset[str]) -> None:
+    """The OAuth flow stores an installation only for an allowed workspace (the install page
+    then says it failed)."""
+    save = installations.save
+
+    def save_if_allowed(installation: Any) -> None:
+        if installation.team_id not in allowed and installation.enterprise_id not in allowed:
+            raise PermissionError(f"workspace {installation.team_id} is not in SLACK_ALLOWED_TEAM_IDS")
+        save(installation)
+
+    installations.save = save_if_allowed
+
+
 def build_bolt_app(
     settings: Any,
     session_factory: SessionFactory,
@@ -154,11 +187,14 @@ def build_bolt_app(
         "ignoring_self_assistant_message_events_enabled": False,
         "name": "ptt",
     }
+    allowed_teams = allowed_team_ids(settings)
     if oauth:
         from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
         from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
         installations = SQLAlchemyInstallationStore(client_id=str(client_id), engine=engine)
+        if allowed_teams:
+            _refuse_installs_outside(installations, allowed_teams)
         states = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine)
         installations.metadata.create_all(engine, checkfirst=True)
         states.metadata.create_all(engine, checkfirst=True)
@@ -183,6 +219,8 @@ def build_bolt_app(
         extra={"gate": gate},
     )
     attach_runtime(app, runtime)
+    if allowed_teams:
+        _only_from(app, allowed_teams)
     register_listeners(app)
 
     @app.error
