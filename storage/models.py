@@ -298,6 +298,22 @@ class ConversationAnswer(SQLModel, table=True):
     at: datetime = _utc(default_factory=utcnow)
 
 
+class ConversationLine(SQLModel, table=True):
+    """One line of a conversation as it was shown (said by the assistant or the user), kept
+    apart from the conversation's state so that a turn appends its lines rather than
+    rewriting every earlier one."""
+
+    __tablename__ = "conversation_lines"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id"), nullable=False)
+    )
+    seq: int
+    entry_json: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 class AuditLog(SQLModel, table=True):
     __tablename__ = "audit_log"
     __table_args__ = (
@@ -330,5 +346,5 @@ class LoginFailure(SQLModel, table=True):
 
 ALL_TABLES = [
     LocalAuthority, School, User, ApiToken, Pupil, Plan, PlanVersion, Consultation,
-    Review, Reminder, Conversation, ConversationAnswer, AuditLog, LoginFailure,
+    Review, Reminder, Conversation, ConversationAnswer, ConversationLine, AuditLog, LoginFailure,
 ]

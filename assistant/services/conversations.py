@@ -221,25 +221,28 @@ def _policy_title(policy_id: str) -> str:
 
 
 # --------------------------------------------------------------------------- stored layout
-# conversations.state_json = {"engine": <engine state>, "replies": [ReplyView], "transcript": [...],
+# conversations.state_json = {"engine": <engine state>, "replies": [ReplyView], "lines": int,
 #                             "decision": <Decision or null>, "phase": str, "complete": bool,
 #                             "saved_answers": <the engine's answers when the plan was last saved>}
+# The transcript is in conversation_lines (seq 1..lines), appended each turn. While a turn is
+# being written, its new lines wait under UNWRITTEN (never stored).
+UNWRITTEN = "unwritten_lines"
+
+
 def _stored(conv: Conversation) -> dict[str, Any]:
     return conv.state_json or {}
 
 
-def _view(conv: Conversation, *, with_transcript: bool = False) -> ConversationView:
+def _view(conv: Conversation, *, transcript: Sequence[dict[str, Any]] | None = None) -> ConversationView:
     stored = _stored(conv)
     replies = [ReplyView.model_validate(r) for r in stored.get("replies", [])]
     progress = next((r.progress for r in reversed(replies) if r.progress is not None), None)
-    transcript = None
-    if with_transcript:
-        transcript = [TranscriptEntry.model_validate(e) for e in stored.get("transcript", [])]
     return ConversationView(
         id=conv.id, replies=replies, finished=conv.finished, decision=stored.get("decision"),
         version=conv.version, phase=stored.get("phase"), progress=progress, policy=conv.policy_id,
         plan_id=conv.plan_id, complete=bool(stored.get("complete")), created_at=conv.created_at,
-        updated_at=conv.updated_at, transcript=transcript,
+        updated_at=conv.updated_at,
+        transcript=None if transcript is None else [TranscriptEntry.model_validate(e) for e in transcript],
     )
 
 
@@ -255,19 +258,18 @@ def _store_turn(conv: Conversation, turn: Any, *, answer: str | None) -> list[Re
     title = _policy_title(conv.policy_id)
     replies = [_reply(r, title) for r in (_attr(turn, "replies") or ())]
     previous = _stored(conv)
-    transcript = list(previous.get("transcript", []))
-    if answer is not None:
-        transcript.append({"speaker": "user", "text": answer})
-    transcript.extend(_transcript_for(replies))
+    lines = [{"speaker": "user", "text": answer}] if answer is not None else []
+    lines.extend(_transcript_for(replies))
     decision = _attr(turn, "decision")
     state = _attr(turn, "state")
     conv.state_json = {
         "engine": _dump(state),
         "replies": [r.model_dump(mode="json") for r in replies],
-        "transcript": transcript[-TRANSCRIPT_LIMIT:],
+        "lines": int(previous.get("lines") or 0),
         "decision": _dump(decision),
         "phase": _phase(state),
         "complete": _phase(state) in COMPLETE_PHASES,
+        UNWRITTEN: lines,
     }
     if "saved_answers" in previous:
         conv.state_json["saved_answers"] = previous["saved_answers"]
@@ -279,8 +281,28 @@ def _add_reply(conv: Conversation, reply: ReplyView) -> None:
     """Say one more thing after the engine's replies (e.g. that the plan was saved)."""
     stored = dict(_stored(conv))
     stored["replies"] = [*stored.get("replies", []), reply.model_dump(mode="json")]
-    stored["transcript"] = [*stored.get("transcript", []), *_transcript_for([reply])][-TRANSCRIPT_LIMIT:]
+    stored[UNWRITTEN] = [*stored.get(UNWRITTEN, []), *_transcript_for([reply])]
     conv.state_json = stored
+
+
+def _take_unwritten_lines(conv: Conversation) -> tuple[int, list[dict[str, Any]]]:
+    """The turn's new lines and the seq after which they go; the state then counts them."""
+    lines = conv.state_json.pop(UNWRITTEN, [])
+    before = int(conv.state_json.get("lines") or 0)
+    conv.state_json["lines"] = before + len(lines)
+    return before, lines
+
+
+def _insert_lines(session: Session, conversation_id: str, before: int, lines: Sequence[dict[str, Any]]) -> None:
+    if lines:
+        session.execute(_INSERT_LINE, [{"conversation_id": conversation_id, "seq": before + n, "entry_json": line}
+                                       for n, line in enumerate(lines, 1)])
+
+
+def _transcript(session: Session, conversation_id: str) -> list[dict[str, Any]]:
+    """The last :data:`TRANSCRIPT_LIMIT` lines of the conversation, oldest first."""
+    rows = session.execute(_SELECT_LINES, {"conversation_id": conversation_id, "limit": TRANSCRIPT_LIMIT}).all()
+    return [row.entry_json for row in reversed(rows)]
 
 
 # --------------------------------------------------------------------------- scope
@@ -337,6 +359,10 @@ _WRITING = "ptt_writing_transaction"
 _CONVERSATION = ConversationAnswer.metadata.tables["conversations"]
 _ANSWERS = ConversationAnswer.metadata.tables["conversation_answers"]
 _AUDIT = AuditLog.metadata.tables["audit_log"]
+_LINES = AuditLog.metadata.tables["conversation_lines"]
+_INSERT_LINE = insert(_LINES)
+_SELECT_LINES = (select(_LINES.c.entry_json).where(_LINES.c.conversation_id == bindparam("conversation_id"))
+                 .order_by(_LINES.c.seq.desc()).limit(bindparam("limit")))
 _SELECT_CONVERSATION = select(Conversation).where(col(Conversation.id) == bindparam("conversation_id"))
 _UPDATE_CONVERSATION = (
     update(_CONVERSATION)
@@ -368,6 +394,10 @@ WITH updated AS (
            (SELECT coalesce(max(seq), 0) + 1 FROM conversation_answers WHERE conversation_id = updated.id),
            CAST(:fact AS VARCHAR), CAST(:raw_text AS TEXT), :accepted, :now
       FROM updated
+), transcript AS (
+    INSERT INTO conversation_lines (conversation_id, seq, entry_json)
+    SELECT updated.id, CAST(:lines_before AS INTEGER) + line.n, line.entry
+      FROM updated, json_array_elements(CAST(:new_lines AS JSON)) WITH ORDINALITY AS line(entry, n)
 )
 INSERT INTO audit_log (at, actor_user_id, action, entity, entity_id, school_id, detail_json)
 SELECT :now, CAST(:actor_user_id AS INTEGER), 'update', 'conversation', updated.id,
@@ -377,6 +407,7 @@ RETURNING id
 """).bindparams(
     bindparam("new_state", type_=_CONVERSATION.c.state_json.type),
     bindparam("detail_json", type_=_AUDIT.c.detail_json.type),
+    bindparam("new_lines", type_=_LINES.c.entry_json.type),
     bindparam("now", type_=UTCDateTime()),
     bindparam("new_finished", type_=Boolean()),
     bindparam("accepted", type_=Boolean()),
@@ -408,8 +439,10 @@ def start(
     begin_writing(session)
     conv = ConversationRepository(session).create(policy_id=policy_id, user_id=user.id, channel=channel)
     _store_turn(conv, turn, answer=None)
+    before, lines = _take_unwritten_lines(conv)
     session.add(conv)
     session.flush()
+    _insert_lines(session, conv.id, before, lines)
     _insert_audit(session, "create", conv.id, user, {"policy": policy_id, "channel": channel}, conv.created_at)
     session.commit()
     return _view(conv)
@@ -486,6 +519,7 @@ def _write_turn(session: Session, user: User, conv: Conversation, loaded_version
                 answers: Sequence[tuple[str, str | None, bool]], asked: str | None, now: datetime) -> bool:
     """Write the turn (the conversation's new state, the raw answers, the audit row) if the
     conversation is still at ``loaded_version``; False if another answer got in first."""
+    before, lines = _take_unwritten_lines(conv)
     update_params = {
         "conversation_id": conv.id, "loaded": loaded_version, "new_state": conv.state_json,
         "new_finished": conv.finished, "new_plan_id": conv.plan_id, "new_version": loaded_version + 1, "now": now}
@@ -495,10 +529,12 @@ def _write_turn(session: Session, user: User, conv: Conversation, loaded_version
         (raw, fact, accepted), = answers
         return session.execute(_PG_WRITE_TURN, {
             **update_params, "fact": fact, "raw_text": raw, "accepted": accepted, "actor_user_id": user.id,
-            "school_id": _school_id(user), "detail_json": detail}).first() is not None
+            "school_id": _school_id(user), "detail_json": detail, "lines_before": before,
+            "new_lines": lines}).first() is not None
     if session.execute(_UPDATE_CONVERSATION, update_params).rowcount != 1:
         return False
     _insert_answers(session, conv.id, answers, now)
+    _insert_lines(session, conv.id, before, lines)
     _insert_audit(session, "update", conv.id, user, detail, now)
     return True
 
@@ -516,7 +552,7 @@ def get(session: Session, user: User, conversation_id: str, *, with_transcript: 
     """Read a conversation (audited: it holds facts about a child)."""
     begin_reading(session)
     conv = _owned(session, user, conversation_id)
-    view = _view(conv, with_transcript=with_transcript)
+    view = _view(conv, transcript=_transcript(session, conv.id) if with_transcript else None)
     begin_writing(session)
     _insert_audit(session, "read", conv.id, user, None, utcnow())
     session.commit()

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from assistant.services import conversations as conversation_service
 from assistant.services.conversations import ConversationView
-from storage.models import AuditLog, Conversation, ConversationAnswer, User
+from storage.models import AuditLog, Conversation, ConversationAnswer, ConversationLine, User
 from tests.integration.conftest import Staff
 
 TODAY = date(2026, 11, 23)
@@ -57,6 +57,26 @@ def test_each_answer_stores_state_answer_and_audit_row_together(
         assert audit is not None and audit.actor_user_id == staff.lead_id and audit.school_id == staff.school_id
 
 
+def test_each_turn_appends_its_lines_to_the_transcript(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    with session_factory() as session:
+        user, started, _first = _lead_answers_year_5(session, staff)
+        conversation_service.send(session, user, started.id, "not a reason", today=TODAY)
+        view = conversation_service.get(session, user, started.id, with_transcript=True)
+    assert view.transcript is not None
+    said = [(line.speaker, line.text) for line in view.transcript]
+    users = [text for speaker, text in said if speaker == "user"]
+    assert users == ["Year 5", "not a reason"]  # a choice as its label, anything else as typed
+    assert said[0][0] == "assistant" and said[-1] == ("assistant", view.replies[-1].text)
+    with session_factory() as session:
+        stored = session.get(Conversation, started.id)
+        assert stored is not None and "transcript" not in stored.state_json
+        seqs = session.exec(select(ConversationLine.seq).where(ConversationLine.conversation_id == started.id)
+                            .order_by(col(ConversationLine.seq))).all()
+    assert seqs == list(range(1, len(said) + 1)) and stored.state_json["lines"] == len(said)
+
+
 def test_a_turn_based_on_an_old_version_writes_nothing(
     session_factory: sessionmaker[Session], staff: Staff
 ) -> None:
@@ -74,5 +94,7 @@ def test_a_turn_based_on_an_old_version_writes_nothing(
     with session_factory() as session:
         assert [raw for _seq, _fact, raw, _ok in _answers(session, started.id)] == ["Y5"]
         assert len(_updates(session, started.id)) == 1
+        lines = session.exec(select(ConversationLine).where(ConversationLine.conversation_id == started.id)).all()
+        assert len(lines) == session.get(Conversation, started.id).state_json["lines"]  # type: ignore[union-attr]
         stored = session.get(Conversation, started.id)
         assert stored is not None and stored.version == 2

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
@@ -40,3 +43,36 @@ def test_reminders_have_the_indexes_the_sweeper_relies_on(engine: Engine) -> Non
     assert ("escalate_at",) in indexes
     uniques = {tuple(u["column_names"]) for u in inspect(engine).get_unique_constraints("reminders")}
     assert ("idempotency_key",) in uniques | indexes
+
+
+def test_existing_transcripts_move_to_their_own_rows_and_back(db_url: str, engine: Engine) -> None:
+    """0005 takes each conversation's transcript out of its state into conversation_lines."""
+    from sqlalchemy import text
+
+    old_lines = [{"speaker": "assistant", "text": "Which year group?"}, {"speaker": "user", "text": "Y5"}]
+    downgrade(db_url, "0004")
+    engine.dispose()
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO conversations (id, policy_id, state_json, version, finished, created_at, updated_at) "
+            "VALUES ('c-1', 'derby-city', :state, 1, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+            {"state": json.dumps({"phase": "checklist", "transcript": old_lines})})
+    upgrade(db_url)
+    engine.dispose()
+    with engine.connect() as connection:
+        state = _state(connection)
+        moved = [json.loads(row[0]) if isinstance(row[0], str) else row[0] for row in connection.execute(
+            text("SELECT entry_json FROM conversation_lines WHERE conversation_id = 'c-1' ORDER BY seq"))]
+    assert moved == old_lines and state == {"phase": "checklist", "lines": 2}
+    downgrade(db_url, "0004")
+    engine.dispose()
+    with engine.connect() as connection:
+        assert _state(connection) == {"phase": "checklist", "transcript": old_lines}
+    upgrade(db_url)
+
+
+def _state(connection: Any) -> Any:
+    from sqlalchemy import text
+
+    value = connection.execute(text("SELECT state_json FROM conversations WHERE id = 'c-1'")).scalar()
+    return json.loads(value) if isinstance(value, str) else value
