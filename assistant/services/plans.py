@@ -12,7 +12,8 @@ reminders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -325,6 +326,18 @@ def _deep_copy(value: Any) -> Any:
     return value
 
 
+@contextmanager
+def _changing(uow: UowLike, plan_id: int, expected_version: int | None) -> Iterator[tuple[UnitOfWork, Plan]]:
+    """An open plan, loaded and locked in a unit of work for a change, which is committed when
+    the block ends without an error (and rolled back otherwise)."""
+    unit = as_unit_of_work(uow)
+    with unit:
+        plan = _load(unit, plan_id, expected_version)
+        _open_plan(plan)
+        yield unit, plan
+        unit.commit()
+
+
 def _open_plan(plan: Plan) -> None:
     if plan.status == PlanStatus.CLOSED:
         raise PlanError("This plan is closed; start a new plan instead.")
@@ -396,18 +409,14 @@ def record_step(
 ) -> Plan:
     """Record a step done later ("consent given", "risk assessment: no concerns") and
     re-evaluate the plan against its policy."""
-    unit = as_unit_of_work(uow)
     now = now or utcnow()
-    with unit:
-        plan = _load(unit, plan_id, expected_version)
-        _open_plan(plan)
+    with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded, before = plan.version, plan.status
         decision = _reevaluate(unit, plan, {f"steps.{step}": value}, now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
                summary=f"Step {step} recorded as {value!r}; status {before} → {plan.status}.",
                detail={"step": step, "value": value, "outcome": decision.outcome})
-        unit.commit()
-        return plan
+    return plan
 
 
 def record_consultee_reply(
@@ -419,11 +428,8 @@ def record_consultee_reply(
     ``status`` is ``consulted``, ``agreed``, ``declined`` or ``not_contacted``. An
     agreement resolves the plan's ``agreement_missing`` reminders for that role.
     """
-    unit = as_unit_of_work(uow)
     now = now or utcnow()
-    with unit:
-        plan = _load(unit, plan_id, expected_version)
-        _open_plan(plan)
+    with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded, before = plan.version, plan.status
         decision = _reevaluate(unit, plan, {f"consultations.{role}": status}, now)
         unit.plans.upsert_consultation(plan.id, role, status=status, note=note, at=now)
@@ -432,8 +438,7 @@ def record_consultee_reply(
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
                summary=f"{role} {status}; status {before} → {plan.status}.",
                detail={"role": role, "status": status, "outcome": decision.outcome})
-        unit.commit()
-        return plan
+    return plan
 
 
 def update_timetable(
@@ -445,11 +450,8 @@ def update_timetable(
     (dotted case paths → new values, e.g. from answers changed in the conversation) are applied
     to the plan's case and the plan re-evaluated; facts recorded on the plan since, and not
     changed here, stand."""
-    unit = as_unit_of_work(uow)
     now = now or utcnow()
-    with unit:
-        plan = _load(unit, plan_id, expected_version)
-        _open_plan(plan)
+    with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded, before = plan.version, plan.status
         summary, detail = "Timetable updated.", None
         if case_changes:  # first: a change the policy cannot take leaves the plan untouched
@@ -460,8 +462,7 @@ def update_timetable(
         plan.timetable_json = dict(timetable)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now, summary=summary,
                detail=detail)
-        unit.commit()
-        return plan
+    return plan
 
 
 def record_review(
@@ -500,11 +501,8 @@ def record_review(
     if outcome not in REVIEW_OUTCOMES:
         raise PlanError(f"Unknown review outcome {outcome!r}; choose one of "
                         f"{', '.join(REVIEW_OUTCOMES)}.")
-    unit = as_unit_of_work(uow)
     now = now or utcnow()
-    with unit:
-        plan = _load(unit, plan_id, expected_version)
-        _open_plan(plan)
+    with _changing(uow, plan_id, expected_version) as (unit, plan):
         if plan.status == PlanStatus.DRAFT:
             raise PlanError("This plan has not been agreed, so there is nothing to review yet.")
         loaded = plan.version
@@ -559,8 +557,7 @@ def record_review(
                 _owe_la_notification(unit, plan, decision, "update", held_on, now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
                summary=summary, detail={"review_id": review.id, "outcome": outcome})
-        unit.commit()
-        return plan
+    return plan
 
 
 def _refresh(unit: UnitOfWork, plan: Plan, now: datetime) -> Decision:
@@ -608,18 +605,14 @@ def close_plan(
     ``left_school``, ``withdrawn``). Its reminders stop, except an LA closure notification
     where the policy asks for one (Derbyshire's form 3, Achieving for Children, Bath &
     Wells MAT)."""
-    unit = as_unit_of_work(uow)
     now = now or utcnow()
-    with unit:
-        plan = _load(unit, plan_id, expected_version)
-        _open_plan(plan)
+    with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded = plan.version
         decision = current_decision(plan) or evaluate(Case.model_validate(plan.case_json))
         _close(unit, plan, decision, route=route, closed_on=closed_on or _today(now), now=now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
                summary=f"Plan closed: {route}." + (f" {note}" if note else ""))
-        unit.commit()
-        return plan
+    return plan
 
 
 def record_la_notification(
