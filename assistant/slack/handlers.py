@@ -114,6 +114,27 @@ def link(runtime: SlackRuntime, client: WebClient, slack_user_id: str) -> Said:
     return Said(text, [kit.section(text)])
 
 
+def caller(runtime: SlackRuntime, client: WebClient, slack_user_id: str, intent: Intent) -> User | Said:
+    """The staff member behind a /ptt command or a direct message, or what to say instead: how
+    linking went (``link``), or that they are not known."""
+    if intent == "link":
+        return link(runtime, client, slack_user_id)
+    user = runtime.identify(client, slack_user_id)
+    return user if user is not None else unknown_user_said()
+
+
+def answer(runtime: SlackRuntime, client: WebClient, user: User, slack_user_id: str, intent: Intent, argument: str,
+           *, from_dm: bool) -> Said | None:
+    """What to say to a staff member's check, policy question, plan list or timetable query."""
+    if intent == "check":
+        return check(runtime, client, user, slack_user_id, from_dm=from_dm)
+    if intent == "ask":
+        return ask(runtime, user, argument)
+    if intent == "plans":
+        return plans(runtime, user, argument)
+    return query(runtime, user, argument)
+
+
 def check(runtime: SlackRuntime, client: WebClient, user: User, slack_user_id: str, *, from_dm: bool) -> Said | None:
     conversation_id = start_check(runtime, client, user, slack_user_id)
     if conversation_id is None or from_dm:

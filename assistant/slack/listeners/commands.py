@@ -41,21 +41,11 @@ def register(app: App) -> None:
             if said is not None:
                 args.respond(text=said.text, blocks=said.blocks, response_type="ephemeral")
 
-        if intent == "link":
-            say(handlers.link(runtime, args.client, slack_user_id))
+        user = handlers.caller(runtime, args.client, slack_user_id, intent)
+        if isinstance(user, handlers.Said):
+            say(user)
             return
-        user = runtime.identify(args.client, slack_user_id)
-        if user is None:
-            say(handlers.unknown_user_said())
-            return
-        if intent == "check":
-            say(handlers.check(runtime, args.client, user, slack_user_id,
-                               from_dm=is_direct_message_channel(command.get("channel_id"))))
-        elif intent == "ask":
-            say(handlers.ask(runtime, user, argument))
-        elif intent == "plans":
-            say(handlers.plans(runtime, user, argument))
-        else:
-            say(handlers.query(runtime, user, argument))
+        say(handlers.answer(runtime, args.client, user, slack_user_id, intent, argument,
+                            from_dm=is_direct_message_channel(command.get("channel_id"))))
 
     app.command(COMMAND)(ack=acknowledge_ptt, lazy=[run_ptt])

@@ -40,12 +40,9 @@ def register(app: App) -> None:
                                              thread_ts=event.get("thread_ts"))
 
         intent, argument = handlers.read_intent(text)
-        if intent == "link":
-            say(handlers.link(runtime, args.client, slack_user_id))
-            return
-        user = runtime.identify(args.client, slack_user_id)
-        if user is None:
-            say(handlers.unknown_user_said())
+        user = handlers.caller(runtime, args.client, slack_user_id, intent)
+        if isinstance(user, handlers.Said):
+            say(user)
             return
         thread_ts = event.get("thread_ts")
         if thread_ts:
@@ -57,14 +54,8 @@ def register(app: App) -> None:
                 return
         if intent == "help":
             say(handlers.help_said())
-        elif intent == "check":
-            say(handlers.check(runtime, args.client, user, slack_user_id, from_dm=True))
-        elif intent == "ask":
-            say(handlers.ask(runtime, user, argument))
-        elif intent == "plans":
-            say(handlers.plans(runtime, user, argument))
         else:
-            say(handlers.query(runtime, user, argument))
+            say(handlers.answer(runtime, args.client, user, slack_user_id, intent, argument, from_dm=True))
 
     @guarded("your mention", once_per_event=runtime.session_factory)
     def answer_mention(args: Args) -> None:
