@@ -150,6 +150,7 @@ class Client:
 @dataclass
 class Samples:
     latencies: list[float] = field(default_factory=list)
+    saving: list[float] = field(default_factory=list)  # the turns that saved a plan (also in latencies)
     errors: list[str] = field(default_factory=list)
     completed: int = 0
     starts: int = 0
@@ -212,6 +213,8 @@ async def run_interviews(port: int, token: str, pacer: Pacer, until: float, samp
                     samples.error(f"answer {text!r}: HTTP {status} {reply}")
                     return
                 samples.add(elapsed)
+                if reply.get("plan_id"):
+                    samples.saving.append(elapsed)
                 body = reply
             if body.get("plan_id"):
                 samples.completed += 1
@@ -369,6 +372,7 @@ class Result:
     p99_ms: float
     completed: int
     errors: list[str]
+    saving_ms: tuple[int, float, float] = (0, float("nan"), float("nan"))  # count, p50, p99
 
     @property
     def per_second(self) -> float:
@@ -380,7 +384,9 @@ def measure(label: str, samples: Samples, seconds: float) -> Result:
         with open(os.environ["PTT_BENCH_DUMP"], "a") as dump:
             dump.write(json.dumps({"label": label, "latencies": samples.latencies}) + "\n")
     return Result(label, len(samples.latencies), seconds, 1000 * percentile(samples.latencies, 0.50),
-                  1000 * percentile(samples.latencies, 0.99), samples.completed, samples.errors)
+                  1000 * percentile(samples.latencies, 0.99), samples.completed, samples.errors,
+                  (len(samples.saving), 1000 * percentile(samples.saving, 0.50),
+                   1000 * percentile(samples.saving, 0.99)))
 
 
 def run_phase(label: str, port: int, tokens: list[str], args: argparse.Namespace, *, interviews: bool,
@@ -396,6 +402,9 @@ def show(result: Result, users: int) -> None:
     print(f"{result.label:<34} {result.requests:>6} requests in {result.seconds:6.2f} s = "
           f"{result.per_second:7.1f}/s   p50 {result.p50_ms:6.1f} ms   p99 {result.p99_ms:7.1f} ms"
           + (f"   ({result.completed} interviews done)" if "turn" in result.label else ""))
+    count, p50, p99 = result.saving_ms
+    if count:
+        print(f"{'':<34} of which {count} saved a plan:{'':>12}p50 {p50:6.1f} ms   p99 {p99:7.1f} ms")
     for message in result.errors[:5]:
         print(f"   error: {message}")
 

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeVar
 
@@ -297,8 +297,7 @@ class PlanRepository:
             plan_id=plan.id, version=plan.version, snapshot_json=snapshot,
             changed_by=changed_by, changed_at=at or utcnow(), change_summary=summary,
         )
-        self.session.add(row)
-        self.session.flush()
+        self.session.add(row)  # written by the next flush or the commit: nothing here needs its id
         return row
 
     def versions(self, plan_id: int) -> list[PlanVersion]:
@@ -334,11 +333,12 @@ class PlanRepository:
 
     def sync_consultations(
         self, plan_id: int, wanted: Iterable[tuple[str, str, str | None]], *, at: datetime,
-        stored: list[Consultation] | None = None,
+        stored: list[Consultation] | None = None, flush: bool = True,
     ) -> list[Consultation]:
         """Bring the plan's consultations in line with ``wanted`` (role, requirement, status),
         as :meth:`upsert_consultation` would one by one, with one read and one flush. ``stored``:
-        the plan's consultations if the caller knows them (``[]`` for a new plan). Returns them all."""
+        the plan's consultations if the caller knows them (``[]`` for a new plan); ``flush=False``
+        leaves the writing to the caller's next flush. Returns them all."""
         rows = {c.role: c for c in (self.consultations(plan_id) if stored is None else stored)}
         for role, requirement, status in wanted:
             row = rows.get(role)
@@ -348,7 +348,8 @@ class PlanRepository:
                 self.session.add(row)
             else:
                 _update_consultation(row, at, requirement=requirement, status=status)
-        self.session.flush()
+        if flush:
+            self.session.flush()
         return sorted(rows.values(), key=lambda c: c.role)
 
     # Reviews ------------------------------------------------------------------------
@@ -358,6 +359,12 @@ class PlanRepository:
             .order_by(col(Review.due_on).nulls_last(), col(Review.id))
         ))
 
+    def schedule_reviews(self, plan_id: int, due_dates: Iterable[date]) -> None:
+        """Add reviews due on ``due_dates`` (not held yet), in one statement."""
+        rows = [{"plan_id": plan_id, "due_on": due_on} for due_on in due_dates]
+        if rows:
+            self.session.execute(insert(Review), rows)
+
     def add_review(self, review: Review) -> Review:
         self.session.add(review)
         self.session.flush()
@@ -365,12 +372,14 @@ class PlanRepository:
 
 
 @cache
-def _upsert_reminder(dialect: str, columns: frozenset[str]) -> Any:
-    """The reminder upsert for one dialect and set of columns, built once (see ``schedule``)."""
+def _upsert_reminder(dialect: str, columns: frozenset[str], *, counted: bool = True) -> Any:
+    """The reminder upsert for one dialect and set of columns, built once (see ``schedule``).
+    ``counted``: it returns the ids it wrote (one row at a time); else it can be sent for many
+    rows in one call."""
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = Reminder.__table__
     stmt = insert_fn(table).values({name: bindparam(name, type_=table.c[name].type) for name in sorted(columns)})
-    return stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["idempotency_key"],
         set_={
             "status": ReminderStatus.PENDING.value,
@@ -380,7 +389,8 @@ def _upsert_reminder(dialect: str, columns: frozenset[str]) -> Any:
             "last_error": None,
         },
         where=table.c.status == ReminderStatus.CANCELLED.value,
-    ).returning(table.c.id)
+    )
+    return upsert.returning(table.c.id) if counted else upsert
 
 
 class ReminderRepository:
@@ -390,13 +400,17 @@ class ReminderRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def schedule(self, rows: Sequence[dict[str, Any]]) -> int:
+    def schedule(self, rows: Sequence[dict[str, Any]], *, count: bool = True) -> int | None:
         """Store reminders by idempotency key: a new key is inserted; a key already
         pending, sent or failed is left alone; a cancelled one is revived with the new
-        due time (the matter it was about is back). Returns how many rows changed."""
+        due time (the matter it was about is back). Returns how many rows changed; with
+        ``count=False`` the rows (all with the same columns) go in one call and None is returned."""
         if not rows:
             return 0
         dialect = self.session.get_bind().dialect.name
+        if not count:
+            self.session.execute(_upsert_reminder(dialect, frozenset(rows[0]), counted=False), list(rows))
+            return None
         changed = 0
         for row in rows:
             changed += len(self.session.execute(_upsert_reminder(dialect, frozenset(row)), row).all())

@@ -181,11 +181,8 @@ def _write(
                      detail={"summary": summary, "version": plan.version, **(detail or {})})
 
 
-def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
-                    now: datetime, *, new: bool = False) -> None:
-    """Store the case and decision and bring consultations, scheduled reviews, status
-    and reminders in line with them. ``new``: the plan was added in this transaction, so it
-    has no consultations, reviews or reminders yet (they are not looked for)."""
+def _take_decision(plan: Plan, case: Case, decision: Decision) -> None:
+    """The plan's own fields that follow from its case and decision."""
     plan.case_json = _case_json(case)
     plan.decision_json = decision.model_dump(mode="json")
     plan.start_date = case.plan.start_date
@@ -193,9 +190,19 @@ def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
     plan.latest_end_date = decision.latest_end_date
     plan.status = _status_for(plan, decision)
 
+
+def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
+                    now: datetime, *, new: bool = False) -> None:
+    """Store the case and decision and bring consultations, scheduled reviews, status
+    and reminders in line with them. ``new``: the plan was added in this transaction, so it
+    has no consultations, reviews or reminders yet (they are not looked for), and its own fields
+    were set from ``decision`` before it was added (:func:`_take_decision`)."""
+    if not new:
+        _take_decision(plan, case, decision)
+
     consultations = uow.plans.sync_consultations(
         plan.id, [(c.role, c.requirement, c.status) for c in decision.consultees], at=now,
-        stored=[] if new else None)
+        stored=[] if new else None, flush=not new)
 
     pack = load_pack(case.policy)
     calendar = _calendar(case)
@@ -208,8 +215,8 @@ def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
         for due_on, review in scheduled.items():
             if due_on is not None and due_on not in review_dates:
                 uow.session.delete(review)
-        uow.session.add_all([Review(plan_id=plan.id, due_on=due_on) for due_on in review_dates
-                             if due_on not in scheduled and due_on not in held])
+        uow.plans.schedule_reviews(plan.id, [due_on for due_on in review_dates
+                                             if due_on not in scheduled and due_on not in held])
     uow.session.flush()
     _reschedule(uow, plan, decision, calendar, now, held_reviews={r.due_on for r in reviews if r.held_on is not None},
                 consultations=consultations, new=new)
@@ -262,7 +269,7 @@ def _reschedule(uow: UnitOfWork, plan: Plan, decision: Decision, calendar: Schoo
         uow.reminders.cancel_pending(plan.id, keep_keys=keys, kinds=DERIVED_KINDS, now=now)
         if plan.status == PlanStatus.DRAFT:
             uow.reminders.cancel_pending(plan.id, kinds=["la_notification_due"], now=now)
-    uow.reminders.schedule([_reminder_row(plan, r, now) for r in wanted])
+    uow.reminders.schedule([_reminder_row(plan, r, now) for r in wanted], count=False)
 
 
 def _owe_la_notification(uow: UnitOfWork, plan: Plan, decision: Decision,
@@ -315,7 +322,7 @@ def _tell_if_the_decision_changed(
         row = _reminder_row(plan, told, now)
         row["due_at"] = now
         rows.append(row)
-    uow.reminders.schedule(rows)
+    uow.reminders.schedule(rows, count=False)
 
 
 def _deep_copy(value: Any) -> Any:
@@ -377,12 +384,14 @@ def create_plan(
             if stored.school_id != school_id:
                 raise PlanError("That pupil is not on this school's roll.")
             pupil_id = stored.id
-        plan = unit.plans.add(Plan(
+        plan = Plan(
             school_id=school_id, pupil_id=pupil_id, policy_id=parsed.policy,
             lead_user_id=lead_user_id if lead_user_id is not None else actor_user_id,
             timetable_json=dict(timetable) if timetable is not None else None,
-            case_json=_case_json(parsed), created_at=now, updated_at=now, version=1,
-        ))
+            created_at=now, updated_at=now, version=1,
+        )
+        _take_decision(plan, parsed, decision)  # before the INSERT, so that no UPDATE follows it
+        unit.plans.add(plan)
         _apply_decision(unit, plan, parsed, decision, now, new=True)
         summary = f"Plan created ({plan.status})."
         unit.plans.add_version(plan, changed_by=actor_user_id, summary=summary,
