@@ -344,7 +344,32 @@ class LoginFailure(SQLModel, table=True):
     email: str = Field(sa_type=String(320), index=True)
 
 
+class SlackReceipt(SQLModel, table=True):
+    """Something the Slack app has done once: an Events API ``event_id`` (Slack retries an event
+    it thinks was not received, with the same id), a reminder DM already sent, a reminder's
+    "review held" button already applied."""
+
+    __tablename__ = "slack_receipts"
+
+    key: str = Field(primary_key=True, sa_type=String(255))
+    received_at: datetime = _utc(default_factory=utcnow)
+
+
+class SlackThread(SQLModel, table=True):
+    """A check run in a Slack DM: its conversation, the DM channel and the thread."""
+
+    __tablename__ = "slack_threads"
+
+    conversation_id: str = Field(primary_key=True, sa_type=String(36))
+    slack_user_id: str = Field(sa_type=String(64), index=True)
+    channel_id: str = Field(sa_type=String(64))
+    thread_ts: str = Field(sa_type=String(32), index=True)
+    decision_posted: bool = Field(default=False)
+    created_at: datetime = _utc(default_factory=utcnow)
+
+
 ALL_TABLES = [
     LocalAuthority, School, User, ApiToken, Pupil, Plan, PlanVersion, Consultation,
     Review, Reminder, Conversation, ConversationAnswer, ConversationLine, AuditLog, LoginFailure,
+    SlackReceipt, SlackThread,
 ]

@@ -173,7 +173,6 @@ def build_bolt_app(
 
     gate = RequestGate()
     engine = store.engine_of(session_factory)
-    store.create_tables(engine)
     base_url = _api_base_url(settings)
     common: dict[str, Any] = {
         "signing_secret": signing_secret,

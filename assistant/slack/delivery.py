@@ -34,7 +34,6 @@ class SlackReminderDelivery:
     def __init__(self, client: WebClient, session_factory: SessionFactory) -> None:
         self.client = client
         self.session_factory = session_factory
-        store.create_tables(store.engine_of(session_factory))
 
     # ------------------------------------------------------------------ the port
     def send_direct_message(self, slack_user_id: str, text: str, *, idempotency_key: str) -> None:

@@ -5,9 +5,7 @@
   reminder DM already sent, a reminder's "review held" button already applied.
 * ``slack_threads``: a check run in a DM: the conversation, the DM channel and the thread.
 
-They live in their own metadata (not ``SQLModel.metadata``) so that the schema comparison of the
-core migrations is unaffected; :func:`create_tables` creates them (idempotently) when the Slack
-app is built. A migration can adopt them later without change.
+The tables are defined in :mod:`storage.models` and built by the migrations (0006).
 """
 
 from __future__ import annotations
@@ -15,42 +13,15 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, String
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import registry
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from storage.db import SessionFactory
-from storage.types import UTCDateTime, utcnow
+from storage.models import SlackReceipt, SlackThread
+from storage.types import utcnow
 
-slack_registry = registry()
 PRUNE_CHANCE = 0.001
-
-
-class SlackTable(SQLModel, registry=slack_registry):
-    pass
-
-
-class SlackReceipt(SlackTable, table=True):
-    __tablename__ = "slack_receipts"
-
-    key: str = Field(primary_key=True, sa_type=String(255))
-    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-class SlackThread(SlackTable, table=True):
-    __tablename__ = "slack_threads"
-
-    conversation_id: str = Field(primary_key=True, sa_type=String(36))
-    slack_user_id: str = Field(sa_type=String(64), index=True)
-    channel_id: str = Field(sa_type=String(64))
-    thread_ts: str = Field(sa_type=String(32), index=True)
-    decision_posted: bool = Field(default=False)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-def create_tables(engine: Engine) -> None:
-    slack_registry.metadata.create_all(engine, checkfirst=True)
 
 
 def engine_of(session_factory: SessionFactory) -> Engine:

@@ -76,3 +76,35 @@ def _state(connection: Any) -> Any:
 
     value = connection.execute(text("SELECT state_json FROM conversations WHERE id = 'c-1'")).scalar()
     return json.loads(value) if isinstance(value, str) else value
+
+
+def test_slack_tables_the_slack_app_made_itself_are_adopted_as_they_are(db_url: str, engine: Engine) -> None:
+    """Before 0006 the Slack app created its own two tables when it started; upgrading such a
+    database keeps them and what is in them."""
+    from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table, text
+
+    downgrade(db_url, "0005")
+    engine.dispose()
+    assert not {"slack_receipts", "slack_threads"} & set(inspect(engine).get_table_names())
+    made_by_the_slack_app = MetaData()  # the old definitions, in their own metadata (default names)
+    Table("slack_receipts", made_by_the_slack_app, Column("key", String(255), primary_key=True),
+          Column("received_at", DateTime(timezone=True), nullable=False))
+    Table("slack_threads", made_by_the_slack_app, Column("conversation_id", String(36), primary_key=True),
+          Column("slack_user_id", String(64), nullable=False, index=True),
+          Column("channel_id", String(64), nullable=False),
+          Column("thread_ts", String(32), nullable=False, index=True),
+          Column("decision_posted", Boolean, nullable=False),
+          Column("created_at", DateTime(timezone=True), nullable=False))
+    made_by_the_slack_app.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO slack_receipts (key, received_at) VALUES ('event:Ev1', CURRENT_TIMESTAMP)"))
+
+    upgrade(db_url)
+    engine.dispose()
+
+    assert current_revision(db_url) == head_revision()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT key FROM slack_receipts")).scalars().all() == ["event:Ev1"]
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []

@@ -182,7 +182,6 @@ def test_old_receipts_are_pruned_but_a_recorded_review_is_remembered(world: Worl
     from storage.types import utcnow
 
     factory = world.session_factory
-    store.create_tables(store.engine_of(factory))
     for key in ("event:Ev1", "dm:plan:1:review_due:2026-01-23:UDSL", "review_held:7"):
         assert store.first_time(factory, key)
 
