@@ -28,7 +28,8 @@ from conversations.timetable import WEEKDAY_NAMES, GraduatedTimetable, build_gra
 from conversations.wording import hours, uk_date
 from rules.calendar import SchoolCalendar
 from rules.models import Case, Citation, Decision
-from rules.packs import Pack
+from rules.packs import Pack, load_pack
+from rules.reviews import review_dates_problem
 
 MINIMUM_TARGETS = 3
 
@@ -151,6 +152,17 @@ def _split_items(text: str) -> list[str]:
     return [item.strip(" -•*\t") for item in re.split(r"\s*(?:\n|;)\s*", text) if item.strip(" -•*\t")]
 
 
+def own_review_dates_problem(dates: list[date], case: Case, decision: Decision) -> str | None:
+    """Why a school's own review dates cannot replace the policy's for this case (reviews less
+    often than the policy asks, a date outside the plan or on a closed day); None if they can."""
+    if case.plan is None or case.plan.start_date is None:
+        return None
+    return review_dates_problem(
+        dates, proposed=decision.review_dates, start=case.plan.start_date, end=case.plan.end_date,
+        calendar=SchoolCalendar((c.from_, c.to) for c in case.calendar.closures),
+        cadence=load_pack(case.policy).reviews)
+
+
 def record(
     question_id: str, text: str, plan: dict[str, Any], answers: Mapping[str, Any], decision: Decision,
     case: Case, today: date,
@@ -212,6 +224,10 @@ def record(
                 raise AnswerError(f"{error} Reply yes to keep the policy's review dates.") from None
             if not dates:
                 raise AnswerError("Reply yes to keep the policy's review dates, or give your own.")
+            problem = own_review_dates_problem(dates, case, decision)
+            if problem:
+                raise AnswerError(f"{problem} Reply yes to keep the policy's review dates, or give dates at least "
+                                  "that often.")
             plan[key] = [d.isoformat() for d in dates]
     else:
         plan[key] = parse_text(text)

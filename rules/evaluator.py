@@ -368,7 +368,7 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
     if start is not None:
         horizon = latest_end_date or end
         if horizon is not None:
-            review_dates = _review_dates(calendar, start, horizon, pack)
+            review_dates = proposed_review_dates(calendar, start, horizon, pack)
 
     # --- full-time hours -----------------------------------------------------------------------
     band = pack.hours_band_for(year_group)
@@ -466,7 +466,7 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
     )
 
 
-def _review_dates(calendar: SchoolCalendar, start: date, horizon: date, pack: Pack) -> list[date]:
+def proposed_review_dates(calendar: SchoolCalendar, start: date, horizon: date, pack: Pack) -> list[date]:
     """Review dates on the pack's cadence, each the last school day of its period, up to the
     horizon (the latest end date where the pack sets one, else the plan's end date)."""
     cadence = pack.reviews

@@ -31,6 +31,7 @@ from rules.reminder_schedule import (
     due_at_utc,
     plan_reminders,
 )
+from rules.reviews import review_dates_problem
 from storage.db import SessionFactory
 from storage.errors import ConflictError
 from storage.models import Consultation, Plan, PlanStatus, Pupil, Reminder, Review, User
@@ -137,10 +138,27 @@ def _la_notification_kinds(decision: Decision) -> set[str]:
     return {s.code[len(prefix):] for s in decision.next_steps if s.code.startswith(prefix)}
 
 
+def _written_review_dates(timetable: Mapping[str, Any] | None) -> list[date]:
+    written = (timetable or {}).get("written") or {}
+    return sorted({date.fromisoformat(d) for d in written.get("review_dates") or ()})
+
+
+def _own_review_dates(plan: Plan, decision: Decision, pack: Pack, calendar: SchoolCalendar) -> list[date]:
+    """The review dates the school chose when it wrote the plan, if it chose its own and they
+    still meet the policy's review rule for the plan as it is now (else none)."""
+    chosen = _written_review_dates(plan.timetable_json)
+    if not chosen or chosen == sorted(decision.review_dates) or plan.start_date is None:
+        return []
+    problem = review_dates_problem(chosen, proposed=decision.review_dates, start=plan.start_date,
+                                   end=plan.end_date, calendar=calendar, cadence=pack.reviews)
+    return [] if problem else chosen
+
+
 def _review_dates(plan: Plan, decision: Decision, pack: Pack, calendar: SchoolCalendar) -> list[date]:
-    """The pack's review dates up to the plan's end date; for a plan extended past the
-    policy maximum, the same cadence carried on to the new end date."""
-    dates = sorted(decision.review_dates)
+    """The review dates up to the plan's end date: the school's own where it chose them when
+    writing the plan (and they still meet the policy), else the pack's. For a plan extended
+    past the policy maximum, the pack's cadence carried on to the new end date."""
+    dates = _own_review_dates(plan, decision, pack, calendar) or sorted(decision.review_dates)
     end = plan.end_date
     if end is not None and plan.start_date is not None and dates and end > dates[-1]:
         cadence = pack.reviews
@@ -463,12 +481,16 @@ def update_timetable(
     with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded, before = plan.version, plan.status
         summary, detail = "Timetable updated.", None
-        if case_changes:  # first: a change the policy cannot take leaves the plan untouched
+        own_dates_before = _written_review_dates(plan.timetable_json)
+        plan.timetable_json = dict(timetable)  # first: the reviews below follow its own review dates
+        if case_changes:  # a change the policy cannot take raises, and the unit of work rolls back
             decision = _reevaluate(unit, plan, case_changes, now)
             summary = (f"Timetable updated; changed in the conversation: {', '.join(case_changes)}; "
                        f"status {before} → {plan.status}.")
             detail = {"changes": dict(case_changes), "outcome": decision.outcome}
-        plan.timetable_json = dict(timetable)
+        elif _written_review_dates(plan.timetable_json) != own_dates_before and plan.decision_json:
+            _apply_decision(unit, plan, _parse_case(plan.case_json), Decision.model_validate(plan.decision_json), now)
+            summary = "Timetable and review dates updated."
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now, summary=summary,
                detail=detail)
     return plan

@@ -22,6 +22,7 @@ from assistant.services import (
     record_la_notification,
     record_review,
     record_step,
+    update_timetable,
 )
 from storage.errors import ConflictError
 from storage.models import AuditLog, Plan, Reminder
@@ -342,3 +343,50 @@ def test_a_step_that_leaves_the_decision_as_it_was_tells_nobody(
     plan = _new_plan(session_factory, staff)
     record_step(session_factory, plan.id, "healthcare_plan", True, actor_user_id=staff.lead_id, now=NOW)
     assert not [r for r in _reminders(session_factory, plan.id).values() if r.kind == "decision_changed"]
+
+
+def _written(*review_dates: str) -> dict[str, Any]:
+    return {"timetable": None, "written": {"review_dates": list(review_dates)}}
+
+
+def _reviews(session_factory: sessionmaker[Session], plan_id: int) -> list[date | None]:
+    with UnitOfWork(session_factory) as uow:
+        return [r.due_on for r in uow.plans.reviews(plan_id)]
+
+
+def test_the_schools_own_review_dates_are_the_plans_reviews_and_reminders(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    """Derby City's fortnightly dates would be 13 and 27 March; the school holds its reviews on
+    Wednesdays, which is at least as often."""
+    plan = create_plan(session_factory, case=copy.deepcopy(DERBY_CASE), school_id=staff.school_id,
+                       pupil=PupilDetails("Jo", "Smith"), actor_user_id=staff.lead_id, now=NOW,
+                       timetable=_written("2026-03-11", "2026-03-25"))
+
+    assert _reviews(session_factory, plan.id) == [date(2026, 3, 11), date(2026, 3, 25)]
+    assert {s for kind, s in _pending(session_factory, plan.id) if kind == "review_due"} == {
+        "2026-03-11", "2026-03-25"}
+
+
+def test_own_review_dates_that_do_not_meet_the_policy_give_way_to_the_policys(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = create_plan(session_factory, case=copy.deepcopy(DERBY_CASE), school_id=staff.school_id,
+                       pupil=PupilDetails("Jo", "Smith"), actor_user_id=staff.lead_id, now=NOW,
+                       timetable=_written("2026-03-27"))
+
+    assert _reviews(session_factory, plan.id) == [date(2026, 3, 13), date(2026, 3, 27)]
+
+
+def test_changing_the_own_review_dates_in_the_written_plan_moves_the_reviews_and_their_reminders(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    assert _reviews(session_factory, plan.id) == [date(2026, 3, 13), date(2026, 3, 27)]
+
+    plan = update_timetable(session_factory, plan.id, _written("2026-03-10", "2026-03-24"),
+                            actor_user_id=staff.lead_id, now=NOW)
+
+    assert _reviews(session_factory, plan.id) == [date(2026, 3, 10), date(2026, 3, 24)]
+    reviews_due = {s for kind, s in _pending(session_factory, plan.id) if kind == "review_due"}
+    assert reviews_due == {"2026-03-10", "2026-03-24"}

@@ -169,7 +169,21 @@ def test_own_review_dates_can_replace_the_policys() -> None:
 
     chat.say("19/01/2026, 2 Feb")
 
+    assert not chat.last.error, chat.last.text
     assert chat.state.plan["review_dates"] == ["2026-01-19", "2026-02-02"]
+
+
+def test_own_review_dates_less_often_than_the_policy_asks_are_refused_and_asked_again() -> None:
+    chat = decided().say("plan", *PLAN_ANSWERS[:-1], "23 Jan, 20 Feb")
+
+    assert chat.last.error
+    assert "at least every 2 school weeks" in chat.last.text
+    assert "after the review on 23 January 2026 the next is not until 20 February 2026" in chat.last.text
+    assert "review_dates" not in chat.state.plan
+    assert chat.state.phase == "plan"
+
+    chat.say("yes")
+    assert chat.state.plan["review_dates"] == ["2026-01-23", "2026-02-06", "2026-02-20"]
 
 
 def test_back_in_the_plan_undoes_one_plan_answer() -> None:
