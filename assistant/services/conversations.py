@@ -630,7 +630,7 @@ def _save_plan(session: Session, user: User, conv: Conversation, turn: Any) -> N
     state = _attr(turn, "state")
     written = dict(_attr(state, "plan") or {})
     timetable = {"timetable": written.get("timetable"), "written": _written_plan(written)}
-    answers_now = dict((conv.state_json.get("engine") or {}).get("answers") or {})
+    answers_now = dict((conv.state_json.get("engine") or {}).get("answers") or {})  # as stored: JSON values
     from assistant.services.auth import can_change_school
 
     unit = SharedUnitOfWork(session)
@@ -658,8 +658,7 @@ def _save_plan(session: Session, user: User, conv: Conversation, turn: Any) -> N
         _add_reply(conv, ReplyView(text="Your account is not a school staff account, so the plan was not saved; "
                                         "download it from here or ask your administrator to link your account."))
         return
-    answers = dict(_attr(state, "answers") or {})
-    born = written.get("date_of_birth") or answers.get("pupil.date_of_birth")
+    born = written.get("date_of_birth") or answers_now.get("pupil.date_of_birth")
     pupil = plan_service.PupilDetails(
         first_name=str(written.get("first_name") or "Pupil"), last_name=str(written.get("last_name") or ""),
         date_of_birth=date.fromisoformat(born) if isinstance(born, str) else born,

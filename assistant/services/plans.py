@@ -226,17 +226,17 @@ def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
     calendar = _calendar(case)
     review_dates = _review_dates(plan, decision, pack, calendar)
     reviews = [] if new else uow.plans.reviews(plan.id)
+    # A review already held for a date stands for it: scheduling it again would show it overdue.
+    held = {r.due_on for r in reviews if r.held_on is not None}
     if plan.status != PlanStatus.CLOSED:
         scheduled = {r.due_on: r for r in reviews if r.held_on is None}
-        # A review already held for a date stands for it: scheduling it again would show it overdue.
-        held = {r.due_on for r in reviews if r.held_on is not None}
         for due_on, review in scheduled.items():
             if due_on is not None and due_on not in review_dates:
                 uow.session.delete(review)
         uow.plans.schedule_reviews(plan.id, [due_on for due_on in review_dates
                                              if due_on not in scheduled and due_on not in held])
     uow.session.flush()
-    _reschedule(uow, plan, decision, calendar, now, held_reviews={r.due_on for r in reviews if r.held_on is not None},
+    _reschedule(uow, plan, decision, calendar, now, reviews_due=[d for d in review_dates if d not in held],
                 consultations=consultations, new=new)
 
 
@@ -257,28 +257,24 @@ def _reminder_row(plan: Plan, r: ScheduledReminder, now: datetime) -> dict[str, 
 
 
 def _reschedule(uow: UnitOfWork, plan: Plan, decision: Decision, calendar: SchoolCalendar,
-                now: datetime, *, held_reviews: set[date | None] | None = None,
-                consultations: list[Consultation] | None = None, new: bool = False) -> None:
+                now: datetime, *, reviews_due: list[date], consultations: list[Consultation],
+                new: bool) -> None:
     """Work out the plan's reminders afresh: add new ones, cancel pending ones no longer
-    wanted. A draft or closed plan has none of the derived kinds. The caller may pass the
-    reviews held and the consultations it has just read or written (else they are read);
-    ``new``: the plan has no reminders yet."""
+    wanted. A draft or closed plan has none of the derived kinds. ``reviews_due``: the plan's
+    review dates not yet held; ``consultations``: all of its consultations; ``new``: the plan
+    has no reminders yet."""
     wanted: list[ScheduledReminder] = []
     if plan.status in (PlanStatus.AWAITING, PlanStatus.ACTIVE) and plan.start_date is not None:
-        if held_reviews is None:
-            held_reviews = {r.due_on for r in uow.plans.reviews(plan.id) if r.held_on is not None}
-        pack = load_pack(decision.policy)
-        reviews = [d for d in _review_dates(plan, decision, pack, calendar) if d not in held_reviews]
         missing = {
             c.role: c.created_at.astimezone(SCHOOL_TIMEZONE).date()
-            for c in (uow.plans.consultations(plan.id) if consultations is None else consultations)
+            for c in consultations
             if c.requirement == "agree" and c.status not in ("agreed", "declined")
         }
         notifications = []
         if "first" in _la_notification_kinds(decision):
             notifications.append(LaNotificationDue("first", max(plan.start_date, _today(now))))
         wanted = plan_reminders(
-            plan.id, start_date=plan.start_date, end_date=plan.end_date, review_dates=reviews,
+            plan.id, start_date=plan.start_date, end_date=plan.end_date, review_dates=reviews_due,
             latest_end_date=plan.latest_end_date, calendar=calendar,
             la_notifications_due=notifications, missing_agreements=missing, today=_today(now),
         )
@@ -488,8 +484,9 @@ def update_timetable(
             summary = (f"Timetable updated; changed in the conversation: {', '.join(case_changes)}; "
                        f"status {before} → {plan.status}.")
             detail = {"changes": dict(case_changes), "outcome": decision.outcome}
-        elif _written_review_dates(plan.timetable_json) != own_dates_before and plan.decision_json:
-            _apply_decision(unit, plan, _parse_case(plan.case_json), Decision.model_validate(plan.decision_json), now)
+        elif (_written_review_dates(plan.timetable_json) != own_dates_before
+              and (decision := current_decision(plan)) is not None):
+            _apply_decision(unit, plan, _parse_case(plan.case_json), decision, now)
             summary = "Timetable and review dates updated."
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now, summary=summary,
                detail=detail)
