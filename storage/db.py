@@ -12,6 +12,7 @@ driver's transaction handling is switched off (``isolation_level = None``) and t
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -137,8 +138,41 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         # Straight to the driver: a BEGIN needs none of SQLAlchemy's statement machinery
         # (which costs more than the BEGIN, twice on every request).
-        read_only = connection.get_execution_options().get(SQLITE_READ_ONLY)
-        _driver_execute(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(SQLITE_READ_ONLY):
+            _driver_execute(connection, "BEGIN")
+        else:
+            _begin_immediate(connection)
+
+
+#: Pauses between attempts at SQLite's write lock (seconds), the last repeated until the busy
+#: timeout. SQLite's own busy handler sleeps 1, 2, 5, 10… ms between attempts; a request holds
+#: the lock for a fraction of a millisecond, so under load a waiting worker slept on long after
+#: the lock was free (15% of the web app's writes waited; their 90th percentile was a whole
+#: 1.1 ms, the 99th 3.2 ms), with its core idle.
+WRITE_LOCK_PAUSES = (0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001)
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """``BEGIN IMMEDIATE``, waiting for the write lock in short pauses of our own (see
+    :data:`WRITE_LOCK_PAUSES`) rather than SQLite's, for at most the busy timeout. Every other
+    statement keeps SQLite's busy handler."""
+    driver_connection = connection.connection.driver_connection
+    assert driver_connection is not None
+    driver_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        for attempt in itertools.count():
+            try:
+                driver_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise exc.OperationalError("BEGIN IMMEDIATE", {}, error) from error
+            time.sleep(WRITE_LOCK_PAUSES[min(attempt, len(WRITE_LOCK_PAUSES) - 1)])
+    except sqlite3.Error as error:
+        raise exc.OperationalError("BEGIN IMMEDIATE", {}, error) from error
+    finally:
+        driver_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _driver_execute(connection: Connection, sql: str) -> None:
@@ -157,7 +191,7 @@ def upgrade_to_write(connection: Connection) -> bool:
     if not connection.get_execution_options().get(SQLITE_READ_ONLY):
         return False
     _driver_execute(connection, "COMMIT")
-    _driver_execute(connection, "BEGIN IMMEDIATE")
+    _begin_immediate(connection)
     return True
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -78,6 +80,86 @@ def test_a_read_transaction_becomes_a_write_transaction_and_commits_what_it_writ
     with make_session_factory(engine)() as session:
         assert session.exec(select(School.name)).all() == ["Upgraded School"]
         begin_writing(session)  # not reading: nothing to upgrade
+    engine.dispose()
+
+
+@contextmanager
+def _another_writer_holding_the_lock(path: Path) -> Iterator[threading.Event]:
+    """Another process's writer, as SQLite sees it: a connection of its own holding the write
+    lock until the event yielded is set (or the block ends)."""
+    import sqlite3
+
+    released, holding = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            holding.set()
+            released.wait(10)
+            other.execute("COMMIT")
+        finally:
+            other.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    try:
+        yield released
+    finally:
+        released.set()
+        holder.join()
+
+
+def _migrated_sqlite_engine(tmp_path: Path) -> tuple[Path, Engine]:
+    path = tmp_path / "x.db"
+    upgrade(f"sqlite:///{path}")
+    return path, make_engine(f"sqlite:///{path}")
+
+
+def test_a_writer_waits_for_the_sqlite_write_lock_in_short_pauses_and_then_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's own busy handler sleeps 1, 2, 5, 10… ms between tries, long after a request's
+    sub-millisecond hold is over; the write transaction's BEGIN waits in pauses of at most 1 ms."""
+    import storage.db
+
+    path, engine = _migrated_sqlite_engine(tmp_path)
+    pauses: list[float] = []
+    real_sleep = storage.db.time.sleep
+    with _another_writer_holding_the_lock(path) as released:
+
+        def pause(seconds: float) -> None:
+            pauses.append(seconds)
+            if len(pauses) == 5:
+                released.set()  # the other writer commits while we wait
+            real_sleep(seconds)
+
+        monkeypatch.setattr(storage.db.time, "sleep", pause)
+        with make_session_factory(engine)() as session:
+            session.add(School(name="Written after waiting"))
+            session.commit()
+            # SQLite's busy timeout is back for every other statement.
+            assert session.execute(text("PRAGMA busy_timeout")).scalar() == storage.db.SQLITE_BUSY_TIMEOUT_MS
+    assert len(pauses) >= 5 and max(pauses) <= 0.001
+    with make_session_factory(engine)() as session:
+        assert session.exec(select(School.name)).all() == ["Written after waiting"]
+    engine.dispose()
+
+
+def test_a_writer_gives_up_on_the_sqlite_write_lock_after_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import storage.db
+
+    path, engine = _migrated_sqlite_engine(tmp_path)
+    monkeypatch.setattr(storage.db, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    with _another_writer_holding_the_lock(path), make_session_factory(engine)() as session:
+        session.add(School(name="Never written"))
+        with pytest.raises(OperationalError, match="database is locked"):
+            session.commit()
     engine.dispose()
 
 
