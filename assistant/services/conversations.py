@@ -19,16 +19,17 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Boolean, String, Text, bindparam, func, insert, text, update
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from assistant.services.closures import closures_for_school
 from rules import known_policy_ids, load_pack
 from storage.db import SQLITE_READ_ONLY, upgrade_to_write
 from storage.errors import ConflictError, NotFoundError
-from storage.models import AuditLog, Conversation, ConversationAnswer, LocalAuthority, School, User
+from storage.models import Conversation, ConversationLine, LocalAuthority, School, User
 from storage.repositories import ConversationRepository
-from storage.types import UTCDateTime, utcnow
+from storage.turns import Answer, AuditEntry, ConversationRecord, TurnStore
+from storage.types import utcnow
 from storage.uow import UnitOfWork
 
 logger = logging.getLogger("ptt.conversations")
@@ -41,6 +42,10 @@ CONFLICT_MESSAGE = ("This conversation moved on in another window or app (you an
 #: The engine's phase once the checklist is decided and the plan written.
 COMPLETE_PHASES = frozenset({"plan_done"})
 Channel = Literal["web", "api", "slack"]
+
+
+#: A conversation as a new one is added through the ORM, or as a turn reads it (outside the session).
+StoredConversation = Conversation | ConversationRecord
 
 
 class ConversationError(ValueError):
@@ -229,11 +234,11 @@ def _policy_title(policy_id: str) -> str:
 UNWRITTEN = "unwritten_lines"
 
 
-def _stored(conv: Conversation) -> dict[str, Any]:
+def _stored(conv: StoredConversation) -> dict[str, Any]:
     return conv.state_json or {}
 
 
-def _view(conv: Conversation, *, transcript: Sequence[dict[str, Any]] | None = None) -> ConversationView:
+def _view(conv: StoredConversation, *, transcript: Sequence[dict[str, Any]] | None = None) -> ConversationView:
     stored = _stored(conv)
     replies = [ReplyView.model_validate(r) for r in stored.get("replies", [])]
     progress = next((r.progress for r in reversed(replies) if r.progress is not None), None)
@@ -254,7 +259,7 @@ def _transcript_for(replies: Sequence[ReplyView]) -> list[dict[str, Any]]:
     ]
 
 
-def _store_turn(conv: Conversation, turn: Any, *, answer: str | None) -> list[ReplyView]:
+def _store_turn(conv: StoredConversation, turn: Any, *, answer: str | None) -> list[ReplyView]:
     title = _policy_title(conv.policy_id)
     replies = [_reply(r, title) for r in (_attr(turn, "replies") or ())]
     previous = _stored(conv)
@@ -277,7 +282,7 @@ def _store_turn(conv: Conversation, turn: Any, *, answer: str | None) -> list[Re
     return replies
 
 
-def _add_reply(conv: Conversation, reply: ReplyView) -> None:
+def _add_reply(conv: StoredConversation, reply: ReplyView) -> None:
     """Say one more thing after the engine's replies (e.g. that the plan was saved)."""
     stored = dict(_stored(conv))
     stored["replies"] = [*stored.get("replies", []), reply.model_dump(mode="json")]
@@ -285,18 +290,12 @@ def _add_reply(conv: Conversation, reply: ReplyView) -> None:
     conv.state_json = stored
 
 
-def _take_unwritten_lines(conv: Conversation) -> tuple[int, list[dict[str, Any]]]:
+def _take_unwritten_lines(conv: StoredConversation) -> tuple[int, list[dict[str, Any]]]:
     """The turn's new lines and the seq after which they go; the state then counts them."""
     lines = conv.state_json.pop(UNWRITTEN, [])
     before = int(conv.state_json.get("lines") or 0)
     conv.state_json["lines"] = before + len(lines)
     return before, lines
-
-
-def _insert_lines(session: Session, conversation_id: str, before: int, lines: Sequence[dict[str, Any]]) -> None:
-    if lines:
-        session.execute(_INSERT_LINE, [{"conversation_id": conversation_id, "seq": before + n, "entry_json": line}
-                                       for n, line in enumerate(lines, 1)])
 
 
 def _transcript(session: Session, conversation_id: str) -> list[dict[str, Any]]:
@@ -322,9 +321,9 @@ def default_policy_for(session: Session, user: User) -> str | None:
     return la.policy_id if la else None
 
 
-def _owned(session: Session, user: User, conversation_id: str) -> Conversation:
+def _owned(session: Session, user: User, conversation_id: str) -> ConversationRecord:
     """The user's own conversation; anyone else's is "not found" (no hint it exists)."""
-    conv = session.exec(_SELECT_CONVERSATION, params={"conversation_id": conversation_id}).first()
+    conv = TurnStore(session).load(conversation_id)
     if conv is None or conv.user_id != user.id:
         raise NotFoundError("conversation", conversation_id)
     return conv
@@ -355,70 +354,13 @@ def begin_writing(session: Session) -> None:
 _WRITING = "ptt_writing_transaction"
 
 
-# Statements of the hot path, built once (building a statement costs more than running it).
-_CONVERSATION = ConversationAnswer.metadata.tables["conversations"]
-_ANSWERS = ConversationAnswer.metadata.tables["conversation_answers"]
-_AUDIT = AuditLog.metadata.tables["audit_log"]
-_LINES = AuditLog.metadata.tables["conversation_lines"]
-_INSERT_LINE = insert(_LINES)
+_LINES = ConversationLine.metadata.tables["conversation_lines"]
 _SELECT_LINES = (select(_LINES.c.entry_json).where(_LINES.c.conversation_id == bindparam("conversation_id"))
                  .order_by(_LINES.c.seq.desc()).limit(bindparam("limit")))
-_SELECT_CONVERSATION = select(Conversation).where(col(Conversation.id) == bindparam("conversation_id"))
-_UPDATE_CONVERSATION = (
-    update(_CONVERSATION)
-    .where(_CONVERSATION.c.id == bindparam("conversation_id"), _CONVERSATION.c.version == bindparam("loaded"))
-    .values(state_json=bindparam("new_state", type_=_CONVERSATION.c.state_json.type),
-            finished=bindparam("new_finished"), plan_id=bindparam("new_plan_id"),
-            version=bindparam("new_version"), updated_at=bindparam("now", type_=UTCDateTime()))
-)
-_INSERT_ANSWER = insert(_ANSWERS).from_select(
-    ["conversation_id", "seq", "fact", "raw_text", "accepted", "at"],
-    select(bindparam("conversation_id", type_=String()), func.coalesce(func.max(_ANSWERS.c.seq), 0) + 1,
-           bindparam("fact", type_=String()), bindparam("raw_text", type_=Text()),
-           bindparam("accepted", type_=Boolean()), bindparam("now", type_=UTCDateTime()))
-    .where(_ANSWERS.c.conversation_id == bindparam("conversation_id")),
-)
-_INSERT_AUDIT = insert(_AUDIT)
-#: PostgreSQL: the whole write of a one-answer turn as one statement. The answer and the audit
-#: row are inserted only if the conditional UPDATE matched (it returns the id they select).
-_PG_WRITE_TURN = text("""
-WITH updated AS (
-    UPDATE conversations
-       SET state_json = :new_state, finished = :new_finished, plan_id = :new_plan_id,
-           version = :new_version, updated_at = :now
-     WHERE id = :conversation_id AND version = :loaded
- RETURNING id
-), answer AS (
-    INSERT INTO conversation_answers (conversation_id, seq, fact, raw_text, accepted, at)
-    SELECT updated.id,
-           (SELECT coalesce(max(seq), 0) + 1 FROM conversation_answers WHERE conversation_id = updated.id),
-           CAST(:fact AS VARCHAR), CAST(:raw_text AS TEXT), :accepted, :now
-      FROM updated
-), transcript AS (
-    INSERT INTO conversation_lines (conversation_id, seq, entry_json)
-    SELECT updated.id, CAST(:lines_before AS INTEGER) + line.n, line.entry
-      FROM updated, json_array_elements(CAST(:new_lines AS JSON)) WITH ORDINALITY AS line(entry, n)
-)
-INSERT INTO audit_log (at, actor_user_id, action, entity, entity_id, school_id, detail_json)
-SELECT :now, CAST(:actor_user_id AS INTEGER), 'update', 'conversation', updated.id,
-       CAST(:school_id AS INTEGER), :detail_json
-  FROM updated
-RETURNING id
-""").bindparams(
-    bindparam("new_state", type_=_CONVERSATION.c.state_json.type),
-    bindparam("detail_json", type_=_AUDIT.c.detail_json.type),
-    bindparam("new_lines", type_=_LINES.c.entry_json.type),
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("new_finished", type_=Boolean()),
-    bindparam("accepted", type_=Boolean()),
-)
 
 
-def _insert_audit(session: Session, action: str, entity_id: str, user: User, detail: dict[str, Any] | None,
-                  now: datetime) -> None:
-    session.execute(_INSERT_AUDIT, {
-        "at": now, "actor_user_id": user.id, "action": action, "entity": "conversation", "entity_id": entity_id,
-        "school_id": _school_id(user), "detail_json": detail})
+def _audit(action: str, user: User, detail: dict[str, Any] | None) -> AuditEntry:
+    return AuditEntry(action=action, actor_user_id=user.id, school_id=_school_id(user), detail=detail)
 
 
 # --------------------------------------------------------------------------- use cases
@@ -442,8 +384,9 @@ def start(
     before, lines = _take_unwritten_lines(conv)
     session.add(conv)
     session.flush()
-    _insert_lines(session, conv.id, before, lines)
-    _insert_audit(session, "create", conv.id, user, {"policy": policy_id, "channel": channel}, conv.created_at)
+    store = TurnStore(session)
+    store.insert_lines(conv.id, before, lines)
+    store.insert_audit(conv.id, _audit("create", user, {"policy": policy_id, "channel": channel}), conv.created_at)
     session.commit()
     return _view(conv)
 
@@ -478,8 +421,7 @@ def send(
 def _send_once(session: Session, user: User, conversation_id: str, text: str, expected_version: int | None,
                today: date) -> ConversationView | None:
     begin_reading(session)
-    conv = _owned(session, user, conversation_id)
-    session.expunge(conv)  # written below with one conditional UPDATE, not by the unit of work
+    conv = _owned(session, user, conversation_id)  # outside the session: written by one conditional UPDATE
     if expected_version is not None and conv.version != expected_version:
         raise ConflictError("conversation", CONFLICT_MESSAGE)
     loaded_version = conv.version
@@ -490,7 +432,7 @@ def _send_once(session: Session, user: User, conversation_id: str, text: str, ex
     except Exception:
         logger.exception("conversation %s: the engine failed on an answer", conv.id)
         session.rollback()
-        _insert_answers(session, conv.id, [(text, asked, False)], utcnow())
+        TurnStore(session).insert_answers(conv.id, [(text, asked, False)], utcnow())
         session.commit()
         raise
     log = list(_attr(turn, "answer_log") or ())
@@ -515,37 +457,15 @@ def _send_once(session: Session, user: User, conversation_id: str, text: str, ex
     return view
 
 
-def _write_turn(session: Session, user: User, conv: Conversation, loaded_version: int,
-                answers: Sequence[tuple[str, str | None, bool]], asked: str | None, now: datetime) -> bool:
-    """Write the turn (the conversation's new state, the raw answers, the audit row) if the
-    conversation is still at ``loaded_version``; False if another answer got in first."""
+def _write_turn(session: Session, user: User, conv: ConversationRecord, loaded_version: int,
+                answers: Sequence[Answer], asked: str | None, now: datetime) -> bool:
+    """Write the turn (the conversation's new state, the raw answers, the transcript lines, the
+    audit row) if the conversation is still at ``loaded_version``; False if another answer got in
+    first."""
     before, lines = _take_unwritten_lines(conv)
-    update_params = {
-        "conversation_id": conv.id, "loaded": loaded_version, "new_state": conv.state_json,
-        "new_finished": conv.finished, "new_plan_id": conv.plan_id, "new_version": loaded_version + 1, "now": now}
     detail = {"version": loaded_version + 1, "fact": asked, "finished": conv.finished, "plan_id": conv.plan_id}
-    if len(answers) == 1 and session.get_bind().dialect.name == "postgresql":
-        # One statement, one round trip to the server instead of three (a third of a turn's).
-        (raw, fact, accepted), = answers
-        return session.execute(_PG_WRITE_TURN, {
-            **update_params, "fact": fact, "raw_text": raw, "accepted": accepted, "actor_user_id": user.id,
-            "school_id": _school_id(user), "detail_json": detail, "lines_before": before,
-            "new_lines": lines}).first() is not None
-    if session.execute(_UPDATE_CONVERSATION, update_params).rowcount != 1:
-        return False
-    _insert_answers(session, conv.id, answers, now)
-    _insert_lines(session, conv.id, before, lines)
-    _insert_audit(session, "update", conv.id, user, detail, now)
-    return True
-
-
-def _insert_answers(session: Session, conversation_id: str, answers: Sequence[tuple[str, str | None, bool]],
-                    now: datetime) -> None:
-    """Store each raw answer with the next sequence number, taken by the INSERT itself inside
-    the write transaction (so two writers cannot take the same number)."""
-    for raw, fact, accepted in answers:
-        session.execute(_INSERT_ANSWER, {"conversation_id": conversation_id, "fact": fact, "raw_text": raw,
-                                         "accepted": accepted, "now": now})
+    return TurnStore(session).write_turn(conv, loaded_version=loaded_version, answers=answers, lines_before=before,
+                                         lines=lines, audit=_audit("update", user, detail), now=now)
 
 
 def get(session: Session, user: User, conversation_id: str, *, with_transcript: bool = False) -> ConversationView:
@@ -554,7 +474,7 @@ def get(session: Session, user: User, conversation_id: str, *, with_transcript: 
     conv = _owned(session, user, conversation_id)
     view = _view(conv, transcript=_transcript(session, conv.id) if with_transcript else None)
     begin_writing(session)
-    _insert_audit(session, "read", conv.id, user, None, utcnow())
+    TurnStore(session).insert_audit(conv.id, _audit("read", user, None), utcnow())
     session.commit()
     return view
 
@@ -622,7 +542,7 @@ def _written_plan(plan: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in plan.items() if k not in ("timetable",)}
 
 
-def _save_plan(session: Session, user: User, conv: Conversation, turn: Any) -> None:
+def _save_plan(session: Session, user: User, conv: StoredConversation, turn: Any) -> None:
     """Store the plan the interview has just finished writing (or, when it was stored before
     and answers have been changed since, its new timetable and the changed facts), and say so."""
     from assistant.services import plans as plan_service

@@ -1,0 +1,145 @@
+"""The turn's statements on the driver's connection (:mod:`storage.turns`) read and write the
+same values as the ORM, on SQLite and PostgreSQL: what one writes the other reads back alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, col, select
+
+from storage.models import AuditLog, Conversation, ConversationAnswer, ConversationLine
+from storage.turns import AuditEntry, TurnStore
+from tests.integration.conftest import Staff
+
+CREATED = datetime(2026, 11, 23, 8, 30, 0, 123456, tzinfo=UTC)
+STATE = {"engine": {"answers": {"pupil.year_group": "Y5"}}, "replies": [{"text": "Which year group?"}],
+         "lines": 2, "unicode": "Ésmé’s plan", "nested": [1, 2.5, None, True]}
+
+
+def _add_conversation(session_factory: sessionmaker[Session], staff: Staff, **fields: object) -> str:
+    with session_factory() as session:
+        conv = Conversation(id="c0ffee00-0000-4000-8000-000000000001", user_id=staff.lead_id,
+                            policy_id="derby-city", channel="api", state_json=dict(STATE), version=4,
+                            finished=False, created_at=CREATED, updated_at=CREATED + timedelta(minutes=5),
+                            **fields)
+        session.add(conv)
+        session.commit()
+        return conv.id
+
+
+def test_a_conversation_loads_as_the_orm_reads_it(session_factory: sessionmaker[Session], staff: Staff) -> None:
+    conversation_id = _add_conversation(session_factory, staff)
+    with session_factory() as session:
+        orm = session.get(Conversation, conversation_id)
+        record = TurnStore(session).load(conversation_id)
+    assert orm is not None and record is not None
+    for name in ("id", "user_id", "policy_id", "channel", "state_json", "version", "finished", "plan_id",
+                 "created_at", "updated_at"):
+        assert getattr(record, name) == getattr(orm, name), name
+    assert record.created_at.tzinfo is not None and record.created_at.utcoffset() == timedelta(0)
+    assert record.finished is False
+
+
+def test_an_unknown_conversation_loads_as_none(session_factory: sessionmaker[Session], staff: Staff) -> None:
+    with session_factory() as session:
+        assert TurnStore(session).load("no-such-conversation") is None
+
+
+def test_a_written_turn_reads_back_through_the_orm(session_factory: sessionmaker[Session], staff: Staff) -> None:
+    conversation_id = _add_conversation(session_factory, staff)
+    # A time given in another zone is stored as the same instant in UTC.
+    now = datetime(2026, 11, 23, 10, 15, 30, 654321, tzinfo=timezone(timedelta(hours=1)))
+    with session_factory() as session:
+        store = TurnStore(session)
+        conv = store.load(conversation_id)
+        assert conv is not None
+        conv.state_json = {**STATE, "lines": 4}
+        conv.finished = True
+        written = store.write_turn(
+            conv, loaded_version=4, answers=[("Year 5", "pupil.year_group", True)], lines_before=2,
+            lines=[{"speaker": "user", "text": "Year 5"}, {"speaker": "assistant", "text": "Thank you."}],
+            audit=AuditEntry("update", staff.lead_id, staff.school_id, {"version": 5, "fact": "pupil.year_group"}),
+            now=now)
+        session.commit()
+    assert written
+    with session_factory() as session:
+        stored = session.get(Conversation, conversation_id)
+        assert stored is not None
+        assert (stored.version, stored.finished, stored.state_json) == (5, True, {**STATE, "lines": 4})
+        assert stored.updated_at == now and stored.updated_at.utcoffset() == timedelta(0)
+        answer = session.exec(select(ConversationAnswer)).one()
+        assert (answer.seq, answer.fact, answer.raw_text, answer.accepted, answer.at) == (
+            1, "pupil.year_group", "Year 5", True, now)
+        lines = session.exec(select(ConversationLine).order_by(col(ConversationLine.seq))).all()
+        assert [(line.seq, line.entry_json["text"]) for line in lines] == [(3, "Year 5"), (4, "Thank you.")]
+        audit = session.exec(select(AuditLog)).one()
+        assert (audit.action, audit.entity, audit.entity_id, audit.actor_user_id, audit.school_id, audit.at) == (
+            "update", "conversation", conversation_id, staff.lead_id, staff.school_id, now)
+        assert audit.detail_json == {"version": 5, "fact": "pupil.year_group"}
+
+
+@pytest.mark.parametrize("answers", [1, 2], ids=["one answer", "two answers"])
+def test_a_turn_on_an_outdated_version_writes_nothing(
+    session_factory: sessionmaker[Session], staff: Staff, answers: int
+) -> None:
+    conversation_id = _add_conversation(session_factory, staff)
+    with session_factory() as session:
+        store = TurnStore(session)
+        conv = store.load(conversation_id)
+        assert conv is not None
+        written = store.write_turn(
+            conv, loaded_version=3, answers=[("yes", "steps.parent_consent", True)] * answers, lines_before=2,
+            lines=[{"speaker": "user", "text": "yes"}], audit=AuditEntry("update", staff.lead_id, None, {}),
+            now=CREATED)
+        session.commit()
+    assert not written
+    with session_factory() as session:
+        assert session.exec(select(ConversationAnswer)).all() == []
+        assert session.exec(select(ConversationLine)).all() == []
+        assert session.exec(select(AuditLog)).all() == []
+        stored = session.get(Conversation, conversation_id)
+        assert stored is not None and stored.version == 4
+
+
+def test_answers_take_the_next_numbers_after_those_stored(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    conversation_id = _add_conversation(session_factory, staff)
+    with session_factory() as session:
+        session.add(ConversationAnswer(conversation_id=conversation_id, seq=1, fact="a", raw_text="first",
+                                       accepted=True, at=CREATED))
+        session.commit()
+        TurnStore(session).insert_answers(conversation_id, [("second", "b", False), ("third", None, True)], CREATED)
+        session.commit()
+        rows = session.exec(select(ConversationAnswer).order_by(col(ConversationAnswer.seq))).all()
+    assert [(a.seq, a.raw_text, a.fact, a.accepted) for a in rows] == [
+        (1, "first", "a", True), (2, "second", "b", False), (3, "third", None, True)]
+
+
+def test_a_read_audit_without_detail_reads_back_as_none(session_factory: sessionmaker[Session], staff: Staff) -> None:
+    conversation_id = _add_conversation(session_factory, staff)
+    with session_factory() as session:
+        TurnStore(session).insert_audit(conversation_id, AuditEntry("read", staff.lead_id, staff.school_id, None),
+                                        CREATED)
+        session.add(AuditLog(action="read", entity="conversation", entity_id=conversation_id, at=CREATED,
+                             actor_user_id=staff.lead_id, school_id=staff.school_id, detail_json=None))
+        session.commit()
+        details = session.exec(select(AuditLog.detail_json)).all()
+        # Both ways store the same thing (SQLAlchemy's JSON type keeps None as JSON null).
+        stored = session.execute(text("SELECT CAST(detail_json AS TEXT) FROM audit_log")).scalars().all()
+    assert details == [None, None]
+    assert stored[0] == stored[1]
+
+
+def test_timestamps_are_stored_as_the_orm_stores_them(session_factory: sessionmaker[Session], staff: Staff) -> None:
+    """Same text on SQLite (where it must sort as time does), same instant on PostgreSQL."""
+    conversation_id = _add_conversation(session_factory, staff)
+    with session_factory() as session:
+        TurnStore(session).insert_audit(conversation_id, AuditEntry("read", None, None, None), CREATED)
+        session.add(AuditLog(action="read", entity="conversation", entity_id=conversation_id, at=CREATED))
+        session.commit()
+        raw = session.execute(text("SELECT CAST(at AS TEXT) FROM audit_log ORDER BY id")).scalars().all()
+    assert raw[0] == raw[1]
