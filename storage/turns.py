@@ -19,12 +19,14 @@ write through here and read back through the ORM, and the other way about, on bo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import exc
 from sqlmodel import Session
 
 from storage.db import json_dumps
@@ -71,8 +73,26 @@ class TurnStore:
         self.session = session
         self.postgres = session.get_bind().dialect.name == "postgresql"
 
-    def _cursor(self) -> Any:
-        return self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    @contextmanager
+    def _cursor(self, sql: str) -> Iterator[Any]:
+        """A cursor of the session's connection, closed afterwards. The driver's errors come out
+        as SQLAlchemy's (``IntegrityError``, ``OperationalError``…), as from any other statement,
+        and a lost connection is invalidated so that the pool replaces it."""
+        connection = self.session.connection()
+        driver_connection = connection.connection.driver_connection
+        assert driver_connection is not None
+        cursor = driver_connection.cursor()
+        dialect = connection.dialect
+        try:
+            yield cursor
+        except dialect.loaded_dbapi.Error as error:
+            lost = dialect.is_disconnect(error, driver_connection, cursor)
+            if lost:
+                connection.invalidate(error)
+            raise exc.DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error,
+                                          connection_invalidated=lost, dialect=dialect) from error
+        finally:
+            cursor.close()
 
     def _time(self, value: datetime) -> Any:
         """A timestamp as :class:`storage.types.UTCDateTime` binds it."""
@@ -91,12 +111,9 @@ class TurnStore:
     # ------------------------------------------------------------------ reading
     def load(self, conversation_id: str) -> ConversationRecord | None:
         sql = f"SELECT {_COLUMNS} FROM conversations WHERE id = {'%s' if self.postgres else '?'}"
-        cursor = self._cursor()
-        try:
+        with self._cursor(sql) as cursor:
             cursor.execute(sql, (conversation_id,))
             row = cursor.fetchone()
-        finally:
-            cursor.close()
         if row is None:
             return None
         id_, user_id, policy_id, channel, state, version, finished, plan_id, created, updated = row
@@ -115,13 +132,10 @@ class TurnStore:
         ``loaded_version``; False (nothing written) if another answer got in first."""
         if self.postgres and len(answers) == 1:
             return self._write_turn_postgres(conv, loaded_version, answers[0], lines_before, lines, audit, now)
-        cursor = self._cursor()
-        try:
+        with self._cursor(_UPDATE_CONVERSATION) as cursor:
             cursor.execute(self._sql(_UPDATE_CONVERSATION), self._update_params(conv, loaded_version, now))
             if cursor.rowcount != 1:
                 return False
-        finally:
-            cursor.close()
         self.insert_answers(conv.id, answers, now)
         self.insert_lines(conv.id, lines_before, lines)
         self.insert_audit(conv.id, audit, now)
@@ -132,51 +146,38 @@ class TurnStore:
         the write transaction (so two writers cannot take the same number)."""
         if not answers:
             return
-        cursor = self._cursor()
-        try:
+        with self._cursor(_INSERT_ANSWER) as cursor:
             cursor.executemany(self._sql(_INSERT_ANSWER), [
                 {"conversation_id": conversation_id, "fact": fact, "raw_text": raw,
                  "accepted": self._bool(accepted), "now": self._time(now)}
                 for raw, fact, accepted in answers])
-        finally:
-            cursor.close()
 
     def insert_lines(self, conversation_id: str, before: int, lines: Sequence[dict[str, Any]]) -> None:
         if not lines:
             return
-        cursor = self._cursor()
-        try:
+        with self._cursor(_INSERT_LINE) as cursor:
             cursor.executemany(self._sql(_INSERT_LINE), [
                 {"conversation_id": conversation_id, "seq": before + n, "entry_json": self._json(line)}
                 for n, line in enumerate(lines, 1)])
-        finally:
-            cursor.close()
 
     def insert_audit(self, conversation_id: str, audit: AuditEntry, now: datetime) -> None:
-        cursor = self._cursor()
-        try:
+        with self._cursor(_INSERT_AUDIT) as cursor:
             cursor.execute(self._sql(_INSERT_AUDIT), {
                 "at": self._time(now), "actor_user_id": audit.actor_user_id, "action": audit.action,
                 "entity_id": conversation_id, "school_id": audit.school_id, "detail_json": self._json(audit.detail)})
-        finally:
-            cursor.close()
 
     def _write_turn_postgres(self, conv: ConversationRecord, loaded_version: int, answer: Answer,
                              lines_before: int, lines: Sequence[dict[str, Any]], audit: AuditEntry,
                              now: datetime) -> bool:
         # One statement: one round trip to the server instead of four.
         raw, fact, accepted = answer
-        cursor = self._cursor()
-        try:
-            cursor.execute(_PG_WRITE_TURN, {
-                **self._update_params(conv, loaded_version, now), "fact": fact, "raw_text": raw,
-                "accepted": accepted, "action": audit.action, "actor_user_id": audit.actor_user_id,
-                "school_id": audit.school_id,
-                "detail_json": self._json(audit.detail), "lines_before": lines_before,
-                "new_lines": self._json(list(lines))})
+        params = {**self._update_params(conv, loaded_version, now), "fact": fact, "raw_text": raw,
+                  "accepted": accepted, "action": audit.action, "actor_user_id": audit.actor_user_id,
+                  "school_id": audit.school_id, "detail_json": self._json(audit.detail),
+                  "lines_before": lines_before, "new_lines": self._json(list(lines))}
+        with self._cursor(_PG_WRITE_TURN) as cursor:
+            cursor.execute(_PG_WRITE_TURN, params)
             return cursor.fetchone() is not None
-        finally:
-            cursor.close()
 
     def _update_params(self, conv: ConversationRecord, loaded_version: int, now: datetime) -> dict[str, Any]:
         return {"conversation_id": conv.id, "loaded": loaded_version, "new_state": self._json(conv.state_json),

@@ -143,3 +143,50 @@ def test_timestamps_are_stored_as_the_orm_stores_them(session_factory: sessionma
         session.commit()
         raw = session.execute(text("SELECT CAST(at AS TEXT) FROM audit_log ORDER BY id")).scalars().all()
     assert raw[0] == raw[1]
+
+
+def test_a_failed_write_comes_out_as_sqlalchemys_error_and_leaves_nothing_written(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    conversation_id = _add_conversation(session_factory, staff)
+    with session_factory() as session:
+        store = TurnStore(session)
+        conv = store.load(conversation_id)
+        assert conv is not None
+        with pytest.raises(IntegrityError) as failure:
+            store.write_turn(conv, loaded_version=4, answers=[("Y5", "pupil.year_group", True)], lines_before=2,
+                             lines=[], audit=AuditEntry("update", 999_999, None, {}), now=CREATED)
+        assert "foreign key" in str(failure.value).lower()
+        session.rollback()
+        assert session.get(Conversation, conversation_id).version == 4  # type: ignore[union-attr]
+    with session_factory() as session:
+        assert session.exec(select(AuditLog)).all() == []
+        assert session.exec(select(ConversationAnswer)).all() == []
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_during_a_turn_is_reported_and_replaced(postgres_database: str) -> None:
+    """A driver error comes out as SQLAlchemy's, and a lost connection leaves the pool, so the
+    next request gets a working one (as for the ORM's own statements)."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(postgres_database)
+    try:
+        with make_session_factory(engine)() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            with psycopg.connect(postgres_database.replace("postgresql+psycopg://", "postgresql://"),
+                                 autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with pytest.raises(OperationalError) as failure:
+                TurnStore(session).load("any")
+            assert failure.value.connection_invalidated
+        with make_session_factory(engine)() as session:
+            assert TurnStore(session).load("any") is None
+            assert session.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        engine.dispose()
