@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from storage.models import AuditLog, Conversation, ConversationAnswer, ConversationLine
-from storage.turns import AuditEntry, TurnStore
+from storage.turns import AuditEntry, ConversationRecord, TurnStore
 from tests.integration.conftest import Staff
 
 CREATED = datetime(2026, 11, 23, 8, 30, 0, 123456, tzinfo=UTC)
@@ -28,6 +28,13 @@ def _add_conversation(session_factory: sessionmaker[Session], staff: Staff, **fi
         session.add(conv)
         session.commit()
         return conv.id
+
+
+def _loaded(session: Session, conversation_id: str) -> tuple[TurnStore, ConversationRecord]:
+    store = TurnStore(session)
+    conv = store.load(conversation_id)
+    assert conv is not None
+    return store, conv
 
 
 def test_a_conversation_loads_as_the_orm_reads_it(session_factory: sessionmaker[Session], staff: Staff) -> None:
@@ -53,9 +60,7 @@ def test_a_written_turn_reads_back_through_the_orm(session_factory: sessionmaker
     # A time given in another zone is stored as the same instant in UTC.
     now = datetime(2026, 11, 23, 10, 15, 30, 654321, tzinfo=timezone(timedelta(hours=1)))
     with session_factory() as session:
-        store = TurnStore(session)
-        conv = store.load(conversation_id)
-        assert conv is not None
+        store, conv = _loaded(session, conversation_id)
         conv.state_json = {**STATE, "lines": 4}
         conv.finished = True
         written = store.write_turn(
@@ -87,9 +92,7 @@ def test_a_turn_on_an_outdated_version_writes_nothing(
 ) -> None:
     conversation_id = _add_conversation(session_factory, staff)
     with session_factory() as session:
-        store = TurnStore(session)
-        conv = store.load(conversation_id)
-        assert conv is not None
+        store, conv = _loaded(session, conversation_id)
         written = store.write_turn(
             conv, loaded_version=3, answers=[("yes", "steps.parent_consent", True)] * answers, lines_before=2,
             lines=[{"speaker": "user", "text": "yes"}], audit=AuditEntry("update", staff.lead_id, None, {}),
@@ -152,9 +155,7 @@ def test_a_failed_write_comes_out_as_sqlalchemys_error_and_leaves_nothing_writte
 
     conversation_id = _add_conversation(session_factory, staff)
     with session_factory() as session:
-        store = TurnStore(session)
-        conv = store.load(conversation_id)
-        assert conv is not None
+        store, conv = _loaded(session, conversation_id)
         with pytest.raises(IntegrityError) as failure:
             store.write_turn(conv, loaded_version=4, answers=[("Y5", "pupil.year_group", True)], lines_before=2,
                              lines=[], audit=AuditEntry("update", 999_999, None, {}), now=CREATED)
