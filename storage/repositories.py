@@ -14,7 +14,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, or_, update
+from sqlalchemy import bindparam, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -476,7 +476,9 @@ class ReminderRepository:
 
 
 class ConversationRepository:
-    """Interviews in progress, with optimistic locking, and every answer given."""
+    """Interviews in progress and every answer given. A turn's own reads and writes (the
+    conditional update on ``version``, the answers, lines and audit row) are in
+    :mod:`storage.turns`."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -502,30 +504,6 @@ class ConversationRepository:
         if conv is None:
             raise NotFoundError("conversation", conversation_id)
         return conv
-
-    def save(
-        self, conv: Conversation, *, expected_version: int, now: datetime | None = None
-    ) -> Conversation:
-        """Write the conversation if nobody changed it since ``expected_version``;
-        raises :class:`ConflictError` otherwise."""
-        return _save_versioned(self.session, conv, "conversation", expected_version, now)
-
-    def append_answer(
-        self, conversation_id: str, *, raw_text: str, fact: str | None, accepted: bool,
-        at: datetime | None = None,
-    ) -> ConversationAnswer:
-        """Store one answer with the next sequence number for the conversation."""
-        last = self.session.exec(
-            select(func.max(ConversationAnswer.seq))
-            .where(ConversationAnswer.conversation_id == conversation_id)
-        ).one()
-        answer = ConversationAnswer(
-            conversation_id=conversation_id, seq=(last or 0) + 1, fact=fact,
-            raw_text=raw_text, accepted=accepted, at=at or utcnow(),
-        )
-        self.session.add(answer)
-        self.session.flush()
-        return answer
 
     def answers(self, conversation_id: str) -> list[ConversationAnswer]:
         return list(self.session.exec(

@@ -89,43 +89,6 @@ def test_of_two_people_saving_the_same_plan_version_one_wins_and_one_is_told(
         assert uow.plans.get(plan_id).version == 2
 
 
-def test_a_stale_conversation_update_is_refused(session_factory: sessionmaker[Session]) -> None:
-    with UnitOfWork(session_factory) as uow:
-        conv = uow.conversations.create(policy_id="derby-city", user_id=None, state={"step": 1})
-        uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        mine = uow.conversations.get(conv.id)
-        mine.state_json = {"step": 2}
-        uow.conversations.save(mine, expected_version=1)
-        uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        theirs = uow.conversations.get(conv.id)
-        theirs.state_json = {"step": 3}
-        with pytest.raises(ConflictError, match="This conversation was changed by someone else"):
-            uow.conversations.save(theirs, expected_version=1)
-    with UnitOfWork(session_factory) as uow:
-        stored = uow.conversations.get(conv.id)
-        assert (stored.version, stored.state_json) == (2, {"step": 2})
-
-
-def test_every_answer_is_stored_the_moment_it_is_given_in_order(
-    session_factory: sessionmaker[Session],
-) -> None:
-    with UnitOfWork(session_factory) as uow:
-        conv = uow.conversations.create(policy_id="derby-city", user_id=None)
-        uow.commit()
-    for text, accepted in (("yes", True), ("31/31/2026", False), ("2026-01-12", True)):
-        with UnitOfWork(session_factory) as uow:
-            uow.conversations.append_answer(conv.id, raw_text=text, fact="plan.start_date",
-                                            accepted=accepted)
-            uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        answers = uow.conversations.answers(conv.id)
-    assert [(a.seq, a.raw_text, a.accepted) for a in answers] == [
-        (1, "yes", True), (2, "31/31/2026", False), (3, "2026-01-12", True)]
-    assert all(a.at.tzinfo is not None for a in answers)
-
-
 def test_api_tokens_are_stored_only_as_a_hash_and_find_their_user(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
