@@ -22,6 +22,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from assistant.services import auth
+from assistant.services.conversations import begin_reading
 from assistant.services.sign_in_throttle import SignInThrottle
 from assistant.web.runtime import db, runtime
 
@@ -218,6 +219,7 @@ def init_security(app: Flask, *, login_rate_limit: str, login_account_rate_limit
         address = request.remote_addr or "unknown"
         email = request.form.get("email") or ""
         with runtime().session_factory() as session:
+            begin_reading(session)  # a read: on SQLite it waits for no writer and holds none up
             wait = throttle.retry_after(session, address, email)
         if wait:
             raise TooManyRequests("Too many sign-in attempts; wait a minute.", retry_after=wait)

@@ -230,6 +230,29 @@ def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(throttled: Calla
     assert _sign_ins(client, 1, address="198.51.100.7") == [429]  # a forged header buys no new attempts
 
 
+def test_a_throttled_sign_in_is_refused_while_another_writer_holds_the_database(
+    throttled: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking the throttle only reads, so on SQLite it neither waits for a writer (a reminder
+    sweep, another worker's answer) nor holds one up. A short busy timeout makes a check that
+    waited for the write lock fail instead of answering."""
+    import sqlite3
+
+    import storage.db
+
+    monkeypatch.setattr(storage.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    app = throttled()
+    client = app.test_client()
+    assert _sign_ins(client, 3) == [401, 401, 401]
+    other = sqlite3.connect(app.extensions["ptt"].engine.url.database, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        assert _sign_ins(client, 1) == [429]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
 def test_la_users_land_on_the_la_view(client: FlaskClient) -> None:
     sign_in(client, DERBY_EWO)
     response = client.get("/")
