@@ -97,8 +97,9 @@ def _ping_idle_connections(engine: Engine) -> None:
     restarted or dropped it since, and the request would fail. SQLAlchemy's ``pool_pre_ping``
     checks on every checkout, which costs a round trip to the server per request (a tenth of
     a conversation turn's time); a connection used a moment ago is checked by that use. A
-    connection that fails the check is replaced (and a disconnect found later by a statement
-    still invalidates the pool, as ever)."""
+    connection that fails the check is replaced. A disconnect found later by a statement
+    invalidates the pool, as ever, or, for a turn's statements on the driver's cursor
+    (:mod:`storage.turns`), that connection."""
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
@@ -155,24 +156,30 @@ WRITE_LOCK_PAUSES = (0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001)
 def _begin_immediate(connection: Connection) -> None:
     """``BEGIN IMMEDIATE``, waiting for the write lock in short pauses of our own (see
     :data:`WRITE_LOCK_PAUSES`) rather than SQLite's, for at most the busy timeout. Every other
-    statement keeps SQLite's busy handler."""
+    statement keeps SQLite's busy handler, which is put back whether or not the BEGIN succeeds."""
     driver_connection = connection.connection.driver_connection
     assert driver_connection is not None
-    driver_connection.execute("PRAGMA busy_timeout=0")
+    failure: sqlite3.Error | None = None
     try:
+        driver_connection.execute("PRAGMA busy_timeout=0")
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
         for attempt in itertools.count():
             try:
                 driver_connection.execute("BEGIN IMMEDIATE")
-                return
+                break
             except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
-                    raise exc.OperationalError("BEGIN IMMEDIATE", {}, error) from error
+                # The extended code: SQLITE_BUSY_RECOVERY, _SNAPSHOT… are kinds of busy too.
+                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
             time.sleep(WRITE_LOCK_PAUSES[min(attempt, len(WRITE_LOCK_PAUSES) - 1)])
     except sqlite3.Error as error:
-        raise exc.OperationalError("BEGIN IMMEDIATE", {}, error) from error
-    finally:
+        failure = error
+    try:
         driver_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    except sqlite3.Error as error:
+        failure = failure or error  # the BEGIN's own failure is the one to report
+    if failure is not None:
+        raise exc.OperationalError("BEGIN IMMEDIATE", {}, failure) from failure
 
 
 def _driver_execute(connection: Connection, sql: str) -> None:

@@ -25,7 +25,6 @@ from storage.models import (
     AuditLog,
     Consultation,
     Conversation,
-    ConversationAnswer,
     LocalAuthority,
     Plan,
     PlanStatus,
@@ -40,7 +39,7 @@ from storage.models import (
 )
 from storage.types import utcnow
 
-VersionedRow = TypeVar("VersionedRow", Plan, Conversation)
+VersionedRow = TypeVar("VersionedRow", bound=Plan)
 
 
 def hash_token(token: str) -> str:
@@ -476,7 +475,7 @@ class ReminderRepository:
 
 
 class ConversationRepository:
-    """Interviews in progress and every answer given. A turn's own reads and writes (the
+    """Interviews in progress: a new one is added here; a turn's own reads and writes (the
     conditional update on ``version``, the answers, lines and audit row) are in
     :mod:`storage.turns`."""
 
@@ -495,22 +494,6 @@ class ConversationRepository:
         self.session.add(conv)
         self.session.flush()
         return conv
-
-    def get(self, conversation_id: str, *, for_update: bool = False) -> Conversation:
-        query = select(Conversation).where(Conversation.id == conversation_id)
-        if for_update:
-            query = query.with_for_update()
-        conv = self.session.exec(query).first()
-        if conv is None:
-            raise NotFoundError("conversation", conversation_id)
-        return conv
-
-    def answers(self, conversation_id: str) -> list[ConversationAnswer]:
-        return list(self.session.exec(
-            select(ConversationAnswer)
-            .where(ConversationAnswer.conversation_id == conversation_id)
-            .order_by(col(ConversationAnswer.seq))
-        ))
 
 
 #: Built once: the audit row is written on nearly every request, and building an INSERT (or

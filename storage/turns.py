@@ -6,8 +6,13 @@ version read, store its new state, the raw answer, the turn's transcript lines a
 row. Through SQLAlchemy each statement costs 60–90 µs of Python (the ORM's identity map and row
 processing, the Core's parameter and result machinery) on top of the few microseconds SQLite
 takes to run it: a third of a turn's time. So these statements go straight to the DBAPI cursor
-of the session's own connection, inside the session's transaction (SQLite's ``BEGIN
-IMMEDIATE``, PostgreSQL's implicit one), and commit with it.
+of the session's own connection, inside whatever transaction the session has begun (on SQLite
+the read as a deferred ``BEGIN``, the writes after ``BEGIN IMMEDIATE``), and commit with it.
+
+Being beneath the session, they do not autoflush it (objects pending in the session are
+written at its next flush or commit, after these), and SQLAlchemy's statement events and echo
+do not see them. A driver error comes out as SQLAlchemy's; a lost connection is invalidated
+(that connection, where an ORM statement's disconnect also invalidates the rest of the pool).
 
 The values are converted here as the tables' column types convert them (see
 :mod:`storage.models` and :class:`storage.types.UTCDateTime`): JSON as text through
@@ -81,18 +86,20 @@ class TurnStore:
         connection = self.session.connection()
         driver_connection = connection.connection.driver_connection
         assert driver_connection is not None
-        cursor = driver_connection.cursor()
         dialect = connection.dialect
+        cursor = None
         try:
+            cursor = driver_connection.cursor()
             yield cursor
         except dialect.loaded_dbapi.Error as error:
             lost = dialect.is_disconnect(error, driver_connection, cursor)
             if lost:
                 connection.invalidate(error)
-            raise exc.DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error,
+            raise exc.DBAPIError.instance(self._sql(sql), None, error, dialect.loaded_dbapi.Error,
                                           connection_invalidated=lost, dialect=dialect) from error
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
 
     def _time(self, value: datetime) -> Any:
         """A timestamp as :class:`storage.types.UTCDateTime` binds it."""
@@ -188,7 +195,8 @@ class TurnStore:
         return value if self.postgres else int(value)
 
     def _sql(self, sql: str) -> str:
-        return _POSTGRES_SQL[sql] if self.postgres else sql
+        """The statement as the driver takes it (``%(name)s`` placeholders for psycopg)."""
+        return _POSTGRES_SQL.get(sql, sql) if self.postgres else sql
 
 
 def _utc(value: Any) -> datetime:

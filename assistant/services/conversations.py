@@ -1,11 +1,13 @@
 """Interviews kept in the database: the glue between the conversation engine and every channel
 (the web chat page, the JSON API, Slack).
 
-Each call is one transaction: load the conversation (locked), run one turn of the pure engine
-(:mod:`conversations`), store the new state, every raw answer exactly as given (accepted or not,
-in ``conversation_answers``) and an audit row, and commit. ``version`` is an optimistic lock:
-a send based on an older version than the stored one gets :class:`storage.errors.ConflictError`
-(the web answers 409) rather than overwriting another tab's answer.
+Each call is one transaction: load the conversation (without a lock), run one turn of the pure
+engine (:mod:`conversations`), then store the new state, every raw answer exactly as given
+(accepted or not, in ``conversation_answers``), the transcript lines and an audit row, on
+condition that the conversation is still at the version read (:mod:`storage.turns`), and commit.
+``version`` is an optimistic lock: a send based on an older version than the stored one gets
+:class:`storage.errors.ConflictError` (the web answers 409) rather than overwriting another
+tab's answer.
 
 When the checklist is decided and the plan written, the plan is created through
 :mod:`assistant.services.plans` and linked to the conversation (``plan_id``).
@@ -388,6 +390,7 @@ def start(
     store.insert_lines(conv.id, before, lines)
     store.insert_audit(conv.id, _audit("create", user, {"policy": policy_id, "channel": channel}), conv.created_at)
     session.commit()
+    session.expunge(conv)  # turns rewrite it beneath the session, which must not hand out this copy later
     return _view(conv)
 
 

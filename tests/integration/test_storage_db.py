@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine, event, text
@@ -87,8 +89,6 @@ def test_a_read_transaction_becomes_a_write_transaction_and_commits_what_it_writ
 def _another_writer_holding_the_lock(path: Path) -> Iterator[threading.Event]:
     """Another process's writer, as SQLite sees it: a connection of its own holding the write
     lock until the event yielded is set (or the block ends)."""
-    import sqlite3
-
     released, holding = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -161,6 +161,51 @@ def test_a_writer_gives_up_on_the_sqlite_write_lock_after_the_busy_timeout(
         with pytest.raises(OperationalError, match="database is locked"):
             session.commit()
     engine.dispose()
+
+
+class _DriverConnection:
+    """Stands in for sqlite3's connection: its BEGIN IMMEDIATE fails with the given errors first."""
+
+    def __init__(self, *failures: sqlite3.OperationalError) -> None:
+        self.failures = list(failures)
+        self.sent: list[str] = []
+
+    def execute(self, sql: str) -> None:
+        self.sent.append(sql)
+        if sql == "BEGIN IMMEDIATE" and self.failures:
+            raise self.failures.pop(0)
+
+
+def _sqlite_error(message: str, code: int) -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError(message)
+    error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return error
+
+
+def test_every_kind_of_busy_is_waited_for_and_the_busy_timeout_put_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite reports busy with extended codes too (SQLITE_BUSY_RECOVERY while another
+    connection recovers the WAL, SQLITE_BUSY_SNAPSHOT): all are worth waiting for."""
+    import storage.db
+
+    monkeypatch.setattr(storage.db.time, "sleep", lambda _seconds: None)
+    driver = _DriverConnection(_sqlite_error("database is locked", sqlite3.SQLITE_BUSY),
+                               _sqlite_error("database is locked", 261),  # SQLITE_BUSY_RECOVERY
+                               _sqlite_error("database is locked", 517))  # SQLITE_BUSY_SNAPSHOT
+    storage.db._begin_immediate(SimpleNamespace(connection=SimpleNamespace(driver_connection=driver)))  # type: ignore[arg-type]
+    assert driver.sent == ["PRAGMA busy_timeout=0", *["BEGIN IMMEDIATE"] * 4,
+                           f"PRAGMA busy_timeout={storage.db.SQLITE_BUSY_TIMEOUT_MS}"]
+
+
+def test_another_failure_to_begin_is_reported_at_once_with_the_busy_timeout_put_back() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import storage.db
+
+    driver = _DriverConnection(_sqlite_error("disk I/O error", 10))  # SQLITE_IOERR
+    with pytest.raises(OperationalError, match="disk I/O error"):
+        storage.db._begin_immediate(SimpleNamespace(connection=SimpleNamespace(driver_connection=driver)))  # type: ignore[arg-type]
+    assert driver.sent == ["PRAGMA busy_timeout=0", "BEGIN IMMEDIATE",
+                           f"PRAGMA busy_timeout={storage.db.SQLITE_BUSY_TIMEOUT_MS}"]
 
 
 def test_concurrent_read_modify_write_transactions_lose_no_update(
