@@ -20,7 +20,7 @@ from assistant.services.auth import hash_password
 from assistant.services.conversations import SharedUnitOfWork
 from conversations.timetable import build_graduated_timetable
 from rules import Case, Decision, evaluate, load_pack
-from rules.calendar import SchoolCalendar, england_bank_holidays
+from rules.calendar import calendar_for, england_bank_holidays
 from storage.models import Plan, User
 from storage.repositories import DirectoryRepository
 
@@ -201,7 +201,7 @@ def _plan_case(auth: DemoAuthority, stage: str, today: date, index: int) -> tupl
 def _timetable(case: Case, decision: Decision) -> dict[str, Any] | None:
     if case.plan.start_date is None or case.plan.end_date is None:
         return None
-    calendar = SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
+    calendar = calendar_for(case)
     full = decision.full_time_hours or 25.0
     try:
         timetable = build_graduated_timetable(case.plan.start_date, case.plan.end_date,

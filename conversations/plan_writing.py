@@ -26,7 +26,7 @@ from conversations.answers import (
 from conversations.questions import Question
 from conversations.timetable import WEEKDAY_NAMES, GraduatedTimetable, build_graduated_timetable
 from conversations.wording import hours, uk_date
-from rules.calendar import SchoolCalendar
+from rules.calendar import calendar_for
 from rules.models import Case, Citation, Decision
 from rules.packs import Pack, load_pack
 from rules.reviews import review_dates_problem
@@ -159,7 +159,7 @@ def own_review_dates_problem(dates: list[date], case: Case, decision: Decision) 
         return None
     return review_dates_problem(
         dates, proposed=decision.review_dates, start=case.plan.start_date, end=case.plan.end_date,
-        calendar=SchoolCalendar((c.from_, c.to) for c in case.calendar.closures),
+        calendar=calendar_for(case),
         cadence=load_pack(case.policy).reviews)
 
 
@@ -255,7 +255,7 @@ def build(plan: Mapping[str, Any], case: Case, decision: Decision) -> GraduatedT
         raise ValueError("the timetable needs both a start date and an end date")
     if full is None:
         raise ValueError("full-time hours are not known")
-    calendar = SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
+    calendar = calendar_for(case)
     return build_graduated_timetable(
         start, end, float(plan["starting_hours"]), float(full), calendar.is_school_day,
         away_location=plan.get("where_when_not_in_school", "Home"),

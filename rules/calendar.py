@@ -14,6 +14,10 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rules.models import Case
 
 DAYS_PER_SCHOOL_WEEK = 5
 _ONE_DAY = timedelta(days=1)
@@ -149,6 +153,12 @@ class SchoolCalendar:
                 days.append(day)
             day += _ONE_DAY
         return days
+
+def calendar_for(case: Case) -> SchoolCalendar:
+    """The calendar a case is counted in: weekdays that are not England's bank holidays, less
+    the school's own closures given with the case."""
+    return SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
+
 
 
 def end_of_calendar_weeks(start: date, weeks: float) -> date:

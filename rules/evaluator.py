@@ -11,6 +11,7 @@ from datetime import date
 
 from rules.calendar import (
     SchoolCalendar,
+    calendar_for,
     compulsory_school_age_ends,
     compulsory_school_age_starts,
     end_of_calendar_weeks,
@@ -323,7 +324,7 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
         consultees.append(_consultee(role, rule, status, label, before_start, satisfied))
 
     # --- dates: end date, maximum, reviews -----------------------------------------------------
-    calendar = SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
+    calendar = calendar_for(case)
     latest_end_date: date | None = None
     school_days_in_plan: int | None = None
     maximum = pack.maximum

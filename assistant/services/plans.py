@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from rules import Case, Decision, evaluate, load_pack
-from rules.calendar import SchoolCalendar, end_of_calendar_weeks
+from rules.calendar import SchoolCalendar, calendar_for, end_of_calendar_weeks
 from rules.packs import Pack
 from rules.reminder_schedule import (
     SCHOOL_TIMEZONE,
@@ -85,10 +85,6 @@ def _parse_case(data: Case | Mapping[str, Any]) -> Case:
 
 def _case_json(case: Case) -> dict[str, Any]:
     return case.model_dump(mode="json", by_alias=True)
-
-
-def _calendar(case: Case) -> SchoolCalendar:
-    return SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
 
 
 def effective_outcome(decision: Decision, *, extended_beyond_maximum: bool) -> str:
@@ -223,7 +219,7 @@ def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
         stored=[] if new else None, flush=not new)
 
     pack = load_pack(case.policy)
-    calendar = _calendar(case)
+    calendar = calendar_for(case)
     review_dates = _review_dates(plan, decision, pack, calendar)
     reviews = [] if new else uow.plans.reviews(plan.id)
     # A review already held for a date stands for it: scheduling it again would show it overdue.
@@ -290,7 +286,7 @@ def _owe_la_notification(uow: UnitOfWork, plan: Plan, decision: Decision,
                          kind: LaNotificationKind, on: date, now: datetime) -> None:
     if kind not in _la_notification_kinds(decision):
         return
-    calendar = _calendar(Case.model_validate(plan.case_json))
+    calendar = calendar_for(Case.model_validate(plan.case_json))
     (reminder,) = plan_reminders(
         plan.id, start_date=on, end_date=None, review_dates=(), latest_end_date=None,
         calendar=calendar, la_notifications_due=[LaNotificationDue(kind, on)],

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from assistant.documents.data import CIRCUMSTANCE_LABELS, TIMETABLE_REASON_LABELS
 from conversations.timetable import GraduatedTimetable, build_graduated_timetable
 from rules import Case, Decision
-from rules.calendar import SchoolCalendar
+from rules.calendar import calendar_for
 from storage.errors import NotFoundError
 from storage.models import (
     Consultation,
@@ -282,7 +282,7 @@ def timetable_for(plan: Plan, decision: Decision | None, case: Case | None) -> G
         return None
     full_time = (decision.full_time_hours if decision else None) or DEFAULT_FULL_TIME_HOURS
     hours = min(case.plan.hours_per_week if case.plan.hours_per_week is not None else full_time / 2, full_time)
-    calendar = SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
+    calendar = calendar_for(case)
     try:
         return build_graduated_timetable(case.plan.start_date, end, hours, full_time, calendar.is_school_day)
     except ValueError:
