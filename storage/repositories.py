@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,8 +38,6 @@ from storage.models import (
     User,
 )
 from storage.types import utcnow
-
-VersionedRow = TypeVar("VersionedRow", bound=Plan)
 
 
 def hash_token(token: str) -> str:
@@ -217,28 +215,6 @@ def _update_consultation(row: Consultation, at: datetime, **values: str | None) 
         row.updated_at = at
 
 
-def _save_versioned(session: Session, row: VersionedRow, entity: str, expected_version: int,
-                    now: datetime | None) -> VersionedRow:
-    """Optimistic locking: flush ``row``'s changes and move its ``version`` on by one, only if it
-    is still ``expected_version``; else :class:`ConflictError` (the caller's transaction must be
-    rolled back)."""
-    now = now or utcnow()
-    session.flush()
-    model = type(row)
-    result = session.execute(
-        update(model)
-        .where(col(model.id) == row.id, col(model.version) == expected_version)
-        .values(version=expected_version + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise ConflictError(entity)
-    row.version = expected_version + 1
-    row.updated_at = now
-    session.flush()
-    return row
-
-
 class PlanRepository:
     """Plans with optimistic locking, their versions, consultations and reviews."""
 
@@ -286,7 +262,20 @@ class PlanRepository:
         """
         if plan.id is None:
             raise ValueError("save() is for stored plans; use add()")
-        return _save_versioned(self.session, plan, "plan", expected_version, now)
+        now = now or utcnow()
+        self.session.flush()
+        result = self.session.execute(
+            update(Plan)
+            .where(col(Plan.id) == plan.id, col(Plan.version) == expected_version)
+            .values(version=expected_version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise ConflictError("plan")
+        plan.version = expected_version + 1
+        plan.updated_at = now
+        self.session.flush()
+        return plan
 
     def add_version(
         self, plan: Plan, *, changed_by: int | None, summary: str, snapshot: dict[str, Any],
