@@ -179,7 +179,11 @@ class Pacer:
     def __init__(self, interval: float, rng: random.Random) -> None:
         self.interval = interval
         self.rng = rng
-        self.next_at = time.monotonic() + (rng.expovariate(1 / interval) if interval > 0 else 0.0)
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the schedule afresh from now (when the measured window opens)."""
+        self.next_at = time.monotonic() + (self.rng.expovariate(1 / self.interval) if self.interval > 0 else 0.0)
 
     async def wait(self) -> None:
         if self.interval <= 0:
@@ -190,21 +194,61 @@ class Pacer:
         self.next_at += self.rng.expovariate(1 / self.interval)
 
 
-async def run_interviews(port: int, token: str, pacer: Pacer, until: float, samples: Samples) -> None:
-    """One member of staff completing Derby City interviews one after another until ``until``
-    (each bounded to ``MAX_TURNS`` answers)."""
+@dataclass
+class Window:
+    """The measured stretch of a phase. It opens once every user is in position, and lasts
+    ``seconds``; requests made before it opens are not recorded."""
+    seconds: float
+    users: int
+    until: float = 0.0
+    opened_at: float = 0.0
+    cpu_at_open: float = 0.0
+    _barrier: asyncio.Barrier | None = None
+
+    async def open(self) -> None:
+        """Wait for every user to be in position; the first to pass starts the clock."""
+        if self._barrier is None:
+            self._barrier = asyncio.Barrier(self.users)
+        await self._barrier.wait()
+        if not self.opened_at:
+            self.opened_at, self.cpu_at_open = time.monotonic(), time.process_time()
+            self.until = self.opened_at + self.seconds
+
+
+async def run_interviews(port: int, token: str, pacer: Pacer, window: Window, samples: Samples,
+                         head_start: int = 0) -> None:
+    """One member of staff completing Derby City interviews one after another until the window
+    closes (each bounded to ``MAX_TURNS`` answers). With a ``head_start``, they first answer that
+    many questions unrecorded, so that the window finds them part-way through an interview."""
     client = Client(port, token)
     answers = interview_answers(date.today())
+    body: dict[str, Any] = {}
     try:
-        while time.monotonic() < until:
-            await pacer.wait()
-            status, body, elapsed = await client.request("POST", "/api/v1/conversations", {"policy": "derby-city"})
-            if status != 201:
-                samples.error(f"start: HTTP {status} {body}")
-                return
-            samples.add(elapsed, turn=False)
+        for _ in range(head_start):
+            if not body or body.get("plan_id"):
+                status, body, _elapsed = await client.request("POST", "/api/v1/conversations",
+                                                               {"policy": "derby-city"})
+            else:
+                status, body, _elapsed = await client.request(
+                    "POST", f"/api/v1/conversations/{body['id']}/messages",
+                    {"text": answer_for(body["replies"][-1], answers), "version": body["version"]})
+            if status not in (200, 201):
+                samples.error(f"head start: HTTP {status} {body}")
+                body = {}
+                break
+        await window.open()
+        pacer.restart()
+        while time.monotonic() < window.until:
+            if not body or body.get("plan_id"):
+                await pacer.wait()
+                status, body, elapsed = await client.request("POST", "/api/v1/conversations",
+                                                              {"policy": "derby-city"})
+                if status != 201:
+                    samples.error(f"start: HTTP {status} {body}")
+                    return
+                samples.add(elapsed, turn=False)
             for _ in range(MAX_TURNS):
-                if body.get("plan_id") or time.monotonic() > until:
+                if body.get("plan_id") or time.monotonic() > window.until:
                     break
                 await pacer.wait()
                 text = answer_for(body["replies"][-1], answers)
@@ -218,15 +262,19 @@ async def run_interviews(port: int, token: str, pacer: Pacer, until: float, samp
                 body = reply
             if body.get("plan_id"):
                 samples.completed += 1
+            else:
+                body = {}  # bounded out: begin a new interview
     finally:
         await client.close()
 
 
-async def run_floor(port: int, token: str, pacer: Pacer, until: float, samples: Samples) -> None:
-    """One member of staff calling the floor endpoint until ``until``."""
+async def run_floor(port: int, token: str, pacer: Pacer, window: Window, samples: Samples) -> None:
+    """One member of staff calling the floor endpoint until the window closes."""
     client = Client(port, token)
     try:
-        while time.monotonic() < until:
+        await window.open()
+        pacer.restart()
+        while time.monotonic() < window.until:
             await pacer.wait()
             status, body, elapsed = await client.request("GET", "/api/v1/ping")
             if status != 200:
@@ -237,22 +285,42 @@ async def run_floor(port: int, token: str, pacer: Pacer, until: float, samples: 
         await client.close()
 
 
+async def count_turns(port: int, token: str) -> int:
+    """Answers one complete interview takes (one user, alone): the length of the cycle that
+    the users' head starts are spread over. It also warms every route an interview uses."""
+    client = Client(port, token)
+    answers = interview_answers(date.today())
+    try:
+        status, body, _elapsed = await client.request("POST", "/api/v1/conversations", {"policy": "derby-city"})
+        for turns in range(1, MAX_TURNS + 1):
+            status, body, _elapsed = await client.request(
+                "POST", f"/api/v1/conversations/{body['id']}/messages",
+                {"text": answer_for(body["replies"][-1], answers), "version": body["version"]})
+            if status != 200:
+                raise RuntimeError(f"the calibration interview failed: HTTP {status} {body}")
+            if body.get("plan_id"):
+                return turns
+        return MAX_TURNS
+    finally:
+        await client.close()
+
+
 CLIENT_CPU: dict[str, float] = {}
 
 
-def in_parallel(user: Callable[[str, Pacer], Awaitable[None]], tokens: list[str], interval: float,
-                label: str = "") -> float:
-    """Run one coroutine per user in one event loop; the wall time taken."""
+def in_parallel(user: Callable[[str, Pacer, Window, random.Random], Awaitable[None]], tokens: list[str],
+                interval: float, seconds: float, label: str = "") -> float:
+    """Run one coroutine per user in one event loop; the measured window's length in seconds."""
     rng = random.Random(20261122)  # the same schedule on every run and both databases
+    window = Window(seconds, len(tokens))
 
     async def everyone() -> None:
-        await asyncio.gather(*(user(token, Pacer(interval, rng)) for token in tokens))
+        await asyncio.gather(*(user(token, Pacer(interval, rng), window, rng) for token in tokens))
 
-    cpu = time.process_time()
-    started = time.perf_counter()
     asyncio.run(everyone())
-    elapsed = time.perf_counter() - started
-    CLIENT_CPU[label] = (time.process_time() - cpu) / elapsed if elapsed else 0.0
+    elapsed = time.monotonic() - window.opened_at
+    # The load generator's own CPU while the window was open (not in the head starts).
+    CLIENT_CPU[label] = (time.process_time() - window.cpu_at_open) / elapsed if elapsed > 0 else 0.0
     return elapsed
 
 
@@ -413,12 +481,22 @@ def _spread(latencies: list[float]) -> tuple[int, float, float]:
     return len(latencies), 1000 * percentile(latencies, 0.50), 1000 * percentile(latencies, 0.99)
 
 
-def run_phase(label: str, port: int, tokens: list[str], args: argparse.Namespace, *, interviews: bool,
-              interval: float) -> Result:
+def run_phase(label: str, port: int, tokens: list[str], args: argparse.Namespace, *, interval: float,
+              turns_per_interview: int = 0) -> Result:
+    """One measured phase: the floor, or (given ``turns_per_interview``) interview turns.
+
+    Interviewers get head starts spread evenly over one interview, as people who began at
+    different times would be: if all fifty began together, their interviews would end together
+    too, and the window would measure fifty plans saved and fifty interviews begun in the same
+    second rather than the steady mix of fifty people part-way through their work."""
     samples = Samples()
-    until = time.monotonic() + args.seconds
-    user = run_interviews if interviews else run_floor
-    seconds = in_parallel(lambda t, p: user(port, t, p, until, samples), tokens, interval, label)
+    if turns_per_interview:
+        def user(token: str, pacer: Pacer, window: Window, rng: random.Random) -> Awaitable[None]:
+            return run_interviews(port, token, pacer, window, samples, rng.randrange(turns_per_interview + 1))
+    else:
+        def user(token: str, pacer: Pacer, window: Window, rng: random.Random) -> Awaitable[None]:
+            return run_floor(port, token, pacer, window, samples)
+    seconds = in_parallel(user, tokens, interval, args.seconds, label)
     return measure(label, samples, seconds)
 
 
@@ -444,18 +522,20 @@ def bench_backend(backend: str, database_url: str, args: argparse.Namespace) -> 
     with gunicorn(database_url, args.workers, args.worker_class, args.threads) as port:
         # Warm up every worker (imports, policy packs, connections) before measuring.
         warm = Samples()
-        until = time.monotonic() + 2
-        in_parallel(lambda t, p: run_floor(port, t, p, until, warm), tokens[: args.workers * 4], 0.0, "warm-up")
-        floor_max = run_phase("floor, flat out", port, tokens, args, interviews=False, interval=0.0)
-        turns_max = run_phase("interview turns, flat out", port, tokens, args, interviews=True, interval=0.0)
-        floor_paced = run_phase(f"floor at {args.rate:g}/s offered", port, tokens, args, interviews=False,
-                                interval=interval)
-        turns_paced = run_phase(f"turns at {args.rate:g}/s offered", port, tokens, args, interviews=True,
-                                interval=interval)
+        in_parallel(lambda t, p, w, r: run_floor(port, t, p, w, warm), tokens[: args.workers * 4], 0.0, 2.0,
+                    "warm-up")
+        turns = asyncio.run(count_turns(port, tokens[0]))
+        floor_max = run_phase("floor, flat out", port, tokens, args, interval=0.0)
+        turns_max = run_phase("interview turns, flat out", port, tokens, args, interval=0.0,
+                              turns_per_interview=turns)
+        floor_paced = run_phase(f"floor at {args.rate:g}/s offered", port, tokens, args, interval=interval)
+        turns_paced = run_phase(f"turns at {args.rate:g}/s offered", port, tokens, args, interval=interval,
+                                turns_per_interview=turns)
 
     print(f"\n== {backend}: {args.users} users, gunicorn -w {args.workers} ({args.worker_class}"
           f"{f', {args.threads} threads' if args.worker_class == 'gthread' else ''}) on {HOST} ==")
     print("floor = GET /api/v1/ping (token check + one audit row); turn = POST .../messages (one answer)")
+    print(f"an interview is {turns} answers; interviewers start part-way through one, spread evenly")
     for result in (floor_max, turns_max, floor_paced, turns_paced):
         show(result, args.users)
     print(f"load generator's own CPU (on the same {os.cpu_count()} cores as the server): "
