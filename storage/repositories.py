@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
@@ -24,7 +23,6 @@ from storage.models import (
     AuditAction,
     AuditLog,
     Consultation,
-    Conversation,
     LocalAuthority,
     Plan,
     PlanStatus,
@@ -461,28 +459,6 @@ class ReminderRepository:
             .execution_options(synchronize_session=False)
         ).rowcount or 0
         return n
-
-
-class ConversationRepository:
-    """Interviews in progress: a new one is added here; a turn's own reads and writes (the
-    conditional update on ``version``, the answers, lines and audit row) are in
-    :mod:`storage.turns`."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def create(
-        self, *, policy_id: str, user_id: int | None, state: dict[str, Any] | None = None,
-        channel: str | None = None, conversation_id: str | None = None,
-    ) -> Conversation:
-        now = utcnow()
-        conv = Conversation(
-            id=conversation_id or str(uuid.uuid4()), user_id=user_id, policy_id=policy_id,
-            channel=channel, state_json=state or {}, created_at=now, updated_at=now,
-        )
-        self.session.add(conv)
-        self.session.flush()
-        return conv
 
 
 #: Built once: the audit row is written on nearly every request, and building an INSERT (or

@@ -132,6 +132,25 @@ class TurnStore:
         )
 
     # ------------------------------------------------------------------ writing
+    def insert_conversation(self, conv: ConversationRecord, *, lines: Sequence[dict[str, Any]],
+                            audit: AuditEntry) -> None:
+        """Add a new conversation (``conv``, its first state already set), its first transcript
+        lines (numbered from 1) and the audit row of its creation, dated ``conv.created_at``."""
+        params = {"conversation_id": conv.id, "user_id": conv.user_id, "policy_id": conv.policy_id,
+                  "channel": conv.channel, "state": self._json(conv.state_json), "version": conv.version,
+                  "finished": self._bool(conv.finished), "plan_id": conv.plan_id,
+                  "created_at": self._time(conv.created_at), "updated_at": self._time(conv.updated_at)}
+        if self.postgres:
+            # One statement: one round trip to the server instead of three.
+            params.update(self._audit_params(conv.id, audit, conv.created_at), new_lines=self._json(list(lines)))
+            with self._cursor(_PG_INSERT_CONVERSATION) as cursor:
+                cursor.execute(_PG_INSERT_CONVERSATION, params)
+            return
+        with self._cursor(_INSERT_CONVERSATION) as cursor:
+            cursor.execute(_INSERT_CONVERSATION, params)
+        self.insert_lines(conv.id, 0, lines)
+        self.insert_audit(conv.id, audit, conv.created_at)
+
     def write_turn(self, conv: ConversationRecord, *, loaded_version: int, answers: Sequence[Answer],
                    lines_before: int, lines: Sequence[dict[str, Any]], audit: AuditEntry, now: datetime) -> bool:
         """Store the conversation's new state (``conv``) as version ``loaded_version + 1``, its
@@ -169,9 +188,11 @@ class TurnStore:
 
     def insert_audit(self, conversation_id: str, audit: AuditEntry, now: datetime) -> None:
         with self._cursor(_INSERT_AUDIT) as cursor:
-            cursor.execute(self._sql(_INSERT_AUDIT), {
-                "at": self._time(now), "actor_user_id": audit.actor_user_id, "action": audit.action,
-                "entity_id": conversation_id, "school_id": audit.school_id, "detail_json": self._json(audit.detail)})
+            cursor.execute(self._sql(_INSERT_AUDIT), self._audit_params(conversation_id, audit, now))
+
+    def _audit_params(self, conversation_id: str, audit: AuditEntry, now: datetime) -> dict[str, Any]:
+        return {"at": self._time(now), "actor_user_id": audit.actor_user_id, "action": audit.action,
+                "entity_id": conversation_id, "school_id": audit.school_id, "detail_json": self._json(audit.detail)}
 
     def _write_turn_postgres(self, conv: ConversationRecord, loaded_version: int, answer: Answer,
                              lines_before: int, lines: Sequence[dict[str, Any]], audit: AuditEntry,
@@ -211,6 +232,10 @@ def _utc(value: Any) -> datetime:
 _UPDATE_CONVERSATION = (
     "UPDATE conversations SET state_json = :new_state, finished = :new_finished, plan_id = :new_plan_id, "
     "version = :new_version, updated_at = :now WHERE id = :conversation_id AND version = :loaded")
+_INSERT_CONVERSATION = (
+    "INSERT INTO conversations (id, user_id, policy_id, channel, state_json, version, finished, plan_id, "
+    "created_at, updated_at) VALUES (:conversation_id, :user_id, :policy_id, :channel, :state, :version, "
+    ":finished, :plan_id, :created_at, :updated_at)")
 _INSERT_ANSWER = (
     "INSERT INTO conversation_answers (conversation_id, seq, fact, raw_text, accepted, at) "
     "SELECT CAST(:conversation_id AS VARCHAR), coalesce(max(seq), 0) + 1, CAST(:fact AS VARCHAR), "
@@ -254,4 +279,24 @@ SELECT :now, CAST(:actor_user_id AS INTEGER), CAST(:action AS VARCHAR), 'convers
        CAST(:school_id AS INTEGER), CAST(:detail_json AS JSON)
   FROM updated
 RETURNING id
+""")
+
+#: PostgreSQL: a new conversation, its first lines and its audit row as one statement (the rows
+#: that refer to the conversation are checked against it at the end of the statement).
+_PG_INSERT_CONVERSATION = _pyformat("""
+WITH created AS (
+    INSERT INTO conversations (id, user_id, policy_id, channel, state_json, version, finished, plan_id,
+                               created_at, updated_at)
+    VALUES (:conversation_id, :user_id, :policy_id, :channel, :state, :version, :finished, :plan_id,
+            :created_at, :updated_at)
+ RETURNING id
+), transcript AS (
+    INSERT INTO conversation_lines (conversation_id, seq, entry_json)
+    SELECT created.id, line.n, line.entry
+      FROM created, json_array_elements(CAST(:new_lines AS JSON)) WITH ORDINALITY AS line(entry, n)
+)
+INSERT INTO audit_log (at, actor_user_id, action, entity, entity_id, school_id, detail_json)
+SELECT :at, CAST(:actor_user_id AS INTEGER), CAST(:action AS VARCHAR), 'conversation', created.id,
+       CAST(:school_id AS INTEGER), CAST(:detail_json AS JSON)
+  FROM created
 """)

@@ -9,7 +9,6 @@ from sqlmodel import Session
 from storage.db import SessionFactory
 from storage.repositories import (
     AuditRepository,
-    ConversationRepository,
     DirectoryRepository,
     PlanRepository,
     PupilRepository,
@@ -29,7 +28,6 @@ class UnitOfWork:
     pupils: PupilRepository
     plans: PlanRepository
     reminders: ReminderRepository
-    conversations: ConversationRepository
     audit: AuditRepository
 
     def __init__(self, session_factory: SessionFactory) -> None:
@@ -41,7 +39,6 @@ class UnitOfWork:
         self.pupils = PupilRepository(self.session)
         self.plans = PlanRepository(self.session)
         self.reminders = ReminderRepository(self.session)
-        self.conversations = ConversationRepository(self.session)
         self.audit = AuditRepository(self.session)
         return self
 

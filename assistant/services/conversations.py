@@ -16,6 +16,7 @@ When the checklist is decided and the plan written, the plan is created through
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Literal
@@ -29,7 +30,6 @@ from rules import known_policy_ids, load_pack
 from storage.db import SQLITE_READ_ONLY, upgrade_to_write
 from storage.errors import ConflictError, NotFoundError
 from storage.models import Conversation, ConversationLine, LocalAuthority, School, User
-from storage.repositories import ConversationRepository
 from storage.turns import Answer, AuditEntry, ConversationRecord, TurnStore
 from storage.types import utcnow
 from storage.uow import UnitOfWork
@@ -380,17 +380,15 @@ def start(
     today = today or utcnow().date()
     closures = tuple(closures) or tuple(closures_for_school(session, user.school_id))
     turn = _engine().start_conversation(policy_id, today, closures=closures)
-    begin_writing(session)
-    conv = ConversationRepository(session).create(policy_id=policy_id, user_id=user.id, channel=channel)
+    now = utcnow()
+    conv = ConversationRecord(id=str(uuid.uuid4()), user_id=user.id, policy_id=policy_id, channel=channel,
+                              state_json={}, version=1, finished=False, plan_id=None, created_at=now, updated_at=now)
     _store_turn(conv, turn, answer=None)
-    before, lines = _take_unwritten_lines(conv)
-    session.add(conv)
-    session.flush()
-    store = TurnStore(session)
-    store.insert_lines(conv.id, before, lines)
-    store.insert_audit(conv.id, _audit("create", user, {"policy": policy_id, "channel": channel}), conv.created_at)
+    _before, lines = _take_unwritten_lines(conv)
+    begin_writing(session)
+    TurnStore(session).insert_conversation(
+        conv, lines=lines, audit=_audit("create", user, {"policy": policy_id, "channel": channel}))
     session.commit()
-    session.expunge(conv)  # turns rewrite it beneath the session, which must not hand out this copy later
     return _view(conv)
 
 

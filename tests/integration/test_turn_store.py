@@ -86,6 +86,53 @@ def test_a_written_turn_reads_back_through_the_orm(session_factory: sessionmaker
         assert audit.detail_json == {"version": 5, "fact": "pupil.year_group"}
 
 
+def test_a_new_conversation_reads_back_through_the_orm_with_its_first_lines_and_audit_row(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    record = ConversationRecord(id="c0ffee00-0000-4000-8000-000000000002", user_id=staff.lead_id,
+                                policy_id="derby-city", channel="slack", state_json={**STATE, "lines": 2},
+                                version=1, finished=False, plan_id=None, created_at=CREATED, updated_at=CREATED)
+    with session_factory() as session:
+        TurnStore(session).insert_conversation(
+            record, lines=[{"speaker": "assistant", "text": "Hello."}, {"speaker": "assistant", "text": "Year?"}],
+            audit=AuditEntry("create", staff.lead_id, staff.school_id, {"policy": "derby-city", "channel": "slack"}))
+        session.commit()
+    with session_factory() as session:
+        stored = session.get(Conversation, record.id)
+        assert stored is not None
+        for name in ("user_id", "policy_id", "channel", "state_json", "version", "finished", "plan_id",
+                     "created_at", "updated_at"):
+            assert getattr(stored, name) == getattr(record, name), name
+        lines = session.exec(select(ConversationLine).order_by(col(ConversationLine.seq))).all()
+        assert [(line.seq, line.entry_json["text"]) for line in lines] == [(1, "Hello."), (2, "Year?")]
+        audit = session.exec(select(AuditLog)).one()
+        assert (audit.action, audit.entity, audit.entity_id, audit.actor_user_id, audit.school_id, audit.at) == (
+            "create", "conversation", record.id, staff.lead_id, staff.school_id, CREATED)
+        assert audit.detail_json == {"policy": "derby-city", "channel": "slack"}
+        # …and the turns that follow find it where the ORM put nothing.
+        assert TurnStore(session).load(record.id) == record
+
+
+def test_a_new_conversation_whose_id_is_taken_writes_nothing(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    conversation_id = _add_conversation(session_factory, staff)
+    record = ConversationRecord(id=conversation_id, user_id=staff.lead_id, policy_id="derby-city", channel=None,
+                                state_json={}, version=1, finished=False, plan_id=None, created_at=CREATED,
+                                updated_at=CREATED)
+    with session_factory() as session:
+        with pytest.raises(IntegrityError):
+            TurnStore(session).insert_conversation(record, lines=[{"speaker": "assistant", "text": "Hi"}],
+                                                   audit=AuditEntry("create", staff.lead_id, None, None))
+        session.rollback()
+    with session_factory() as session:
+        assert session.exec(select(ConversationLine)).all() == []
+        assert session.exec(select(AuditLog)).all() == []
+        assert session.get(Conversation, conversation_id).version == 4  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("answers", [1, 2], ids=["one answer", "two answers"])
 def test_a_turn_on_an_outdated_version_writes_nothing(
     session_factory: sessionmaker[Session], staff: Staff, answers: int
