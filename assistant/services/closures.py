@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from storage.models import LocalAuthority, School
 
@@ -28,15 +30,19 @@ def closures_for_school(session: Session, school_id: int | None) -> list[Closure
     """The LA's closures and the school's own, in date order."""
     if school_id is None:
         return []
-    school = session.get(School, school_id)
-    if school is None:
+    row = session.execute(_SCHOOL_AND_LA_CLOSURES, {"school_id": school_id}).first()
+    if row is None:
         return []
-    closures = _as_closures(school.closures_json)
-    if school.la_id is not None:
-        authority = session.get(LocalAuthority, school.la_id)
-        if authority is not None:
-            closures += _as_closures(authority.closures_json)
-    return sorted(set(closures))
+    return sorted(set(_as_closures(row.school) + _as_closures(row.la)))
+
+
+#: Both lists in one query: every interview begins by reading them.
+_SCHOOL_AND_LA_CLOSURES = (
+    sa_select(col(School.closures_json).label("school"), col(LocalAuthority.closures_json).label("la"))
+    .select_from(School)
+    .outerjoin(LocalAuthority, col(LocalAuthority.id) == col(School.la_id))
+    .where(col(School.id) == bindparam("school_id"))
+)
 
 
 def _owner(session: Session, scope: Literal["school", "la"], name: str) -> School | LocalAuthority:

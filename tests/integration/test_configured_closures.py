@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from assistant.services import conversations as conversation_service
 from assistant.services.closures import ClosureError, add_closure, closures_for_school
-from storage.models import User
+from storage.models import School, User
 from tests.integration.conftest import seed_staff
 
 # A Derby City check for a Y5 pupil starting Monday 12 January 2026 and ending Friday 27 February:
@@ -82,6 +82,19 @@ def test_an_las_closures_apply_to_its_schools_and_the_schools_own_are_added(
             (date(2026, 2, 16), date(2026, 2, 20)),
             (date(2026, 3, 2), date(2026, 3, 2)),
         ]
+
+
+def test_a_school_outside_any_la_keeps_its_own_closures_and_an_unknown_school_has_none(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as session:
+        academy = School(name="Free Academy", la_id=None,
+                         closures_json=[{"from": "2026-04-06", "to": "2026-04-17", "label": "Easter"}])
+        session.add(academy)
+        session.commit()
+        assert closures_for_school(session, academy.id) == [(date(2026, 4, 6), date(2026, 4, 17))]
+        assert closures_for_school(session, 999_999) == []
+        assert closures_for_school(session, None) == []
 
 
 def test_a_closure_that_ends_before_it_starts_is_refused(session_factory: sessionmaker[Session]) -> None:
