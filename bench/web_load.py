@@ -9,9 +9,11 @@ one audit row).
 Two measurements each for the floor and for interview turns, each phase ``--seconds`` long:
 flat out (every user sends the next request as soon as the last is answered: the throughput)
 and paced (the users together offer ``--rate`` requests a second, default 300, as a Poisson
-stream of independent people: the latency at that load). Prints turns/s, p50 and p99 latency
-and the ratios to the floor, against the targets (p99 <= 50 ms at 300 turns/s, >= 300 turns/s,
-ratio <= 2). It prints; it never asserts.
+stream of independent people: the latency at that load), the paced phases in ``--rounds``
+rounds (default 3), floor and turns alternating, pooled. Interviewers begin each phase
+part-way through an interview, spread evenly, as in steady state. Prints turns/s, p50 and p99
+latency and the ratios to the floor, against the targets (p99 <= 50 ms at 300 turns/s,
+>= 300 turns/s, ratio <= 2). It prints; it never asserts.
 
 The users are coroutines of one asyncio loop speaking HTTP/1.1 on raw streams: cheap enough to
 leave the two cores to the server, and a reply is timed when it arrives rather than when a
@@ -305,13 +307,15 @@ async def count_turns(port: int, token: str) -> int:
         await client.close()
 
 
-CLIENT_CPU: dict[str, float] = {}
+CLIENT_CPU: dict[str, list[float]] = {}  # per phase label, one figure per round
 
 
 def in_parallel(user: Callable[[str, Pacer, Window, random.Random], Awaitable[None]], tokens: list[str],
-                interval: float, seconds: float, label: str = "") -> float:
-    """Run one coroutine per user in one event loop; the measured window's length in seconds."""
-    rng = random.Random(20261122)  # the same schedule on every run and both databases
+                interval: float, seconds: float, label: str = "", round_: int = 0) -> float:
+    """Run one coroutine per user in one event loop; the measured window's length in seconds.
+    The schedule is the same on every run and both databases for the same round: the floor and
+    the turns of one round are offered the same stream of arrivals."""
+    rng = random.Random(20261122 + round_)
     window = Window(seconds, len(tokens))
 
     async def everyone() -> None:
@@ -320,7 +324,7 @@ def in_parallel(user: Callable[[str, Pacer, Window, random.Random], Awaitable[No
     asyncio.run(everyone())
     elapsed = time.monotonic() - window.opened_at
     # The load generator's own CPU while the window was open (not in the head starts).
-    CLIENT_CPU[label] = (time.process_time() - window.cpu_at_open) / elapsed if elapsed > 0 else 0.0
+    CLIENT_CPU.setdefault(label, []).append((time.process_time() - window.cpu_at_open) / elapsed if elapsed else 0.0)
     return elapsed
 
 
@@ -443,6 +447,7 @@ class Result:
     saving_ms: tuple[int, float, float] = (0, float("nan"), float("nan"))  # count, p50, p99
     ordinary_ms: tuple[int, float, float] = (0, float("nan"), float("nan"))
     slowest_bursts: tuple[int, int, int] = (0, 0, 0)  # the slowest 1%: how many, in how many bursts, largest
+    round_p99_ms: list[float] = field(default_factory=list)  # each round's own p99, when pooled from rounds
 
     @property
     def per_second(self) -> float:
@@ -482,13 +487,20 @@ def _spread(latencies: list[float]) -> tuple[int, float, float]:
 
 
 def run_phase(label: str, port: int, tokens: list[str], args: argparse.Namespace, *, interval: float,
-              turns_per_interview: int = 0) -> Result:
+              turns_per_interview: int = 0, rounds: int = 1) -> Result:
     """One measured phase: the floor, or (given ``turns_per_interview``) interview turns.
 
     Interviewers get head starts spread evenly over one interview, as people who began at
     different times would be: if all fifty began together, their interviews would end together
     too, and the window would measure fifty plans saved and fifty interviews begun in the same
     second rather than the steady mix of fifty people part-way through their work."""
+    return pooled(label, [run_round(port, tokens, args, interval=interval, turns_per_interview=turns_per_interview,
+                                    label=label, round_=n) for n in range(rounds)])
+
+
+def run_round(port: int, tokens: list[str], args: argparse.Namespace, *, interval: float, turns_per_interview: int,
+              label: str, round_: int) -> tuple[Samples, float]:
+    """One window of one phase: its samples and its length in seconds."""
     samples = Samples()
     if turns_per_interview:
         def user(token: str, pacer: Pacer, window: Window, rng: random.Random) -> Awaitable[None]:
@@ -496,8 +508,22 @@ def run_phase(label: str, port: int, tokens: list[str], args: argparse.Namespace
     else:
         def user(token: str, pacer: Pacer, window: Window, rng: random.Random) -> Awaitable[None]:
             return run_floor(port, token, pacer, window, samples)
-    seconds = in_parallel(user, tokens, interval, args.seconds, label)
-    return measure(label, samples, seconds)
+    return samples, in_parallel(user, tokens, interval, args.seconds, label, round_)
+
+
+def pooled(label: str, rounds: list[tuple[Samples, float]]) -> Result:
+    """The rounds' samples together, as one phase as long as them all; each round's own p99 is kept
+    to show the spread between rounds."""
+    samples = Samples()
+    for one, _seconds in rounds:
+        for name in ("latencies", "saving", "ordinary"):
+            getattr(samples, name).extend(getattr(one, name))
+        samples.errors.extend(one.errors)
+        samples.completed += one.completed
+    result = measure(label, samples, sum(seconds for _samples, seconds in rounds))
+    if len(rounds) > 1:
+        result.round_p99_ms = [1000 * percentile(one.latencies, 0.99) for one, _seconds in rounds]
+    return result
 
 
 def show(result: Result, users: int) -> None:
@@ -509,6 +535,8 @@ def show(result: Result, users: int) -> None:
     for (count, p50, p99), what in ((result.saving_ms, "saved a plan"), (result.ordinary_ms, "did not")):
         if count:
             print(f"{'':<34} {f'of which {count} {what}:':<31}p50 {p50:6.1f} ms   p99 {p99:7.1f} ms")
+    if result.round_p99_ms:
+        print(f"{'':<34} each round's own p99: " + ", ".join(f"{p99:.1f}" for p99 in result.round_p99_ms) + " ms")
     slow, bursts, largest = result.slowest_bursts
     if "offered" in result.label and slow:
         print(f"{'':<34} the slowest 1% ({slow} replies) came in {bursts} bursts, the largest {largest} in a row")
@@ -519,6 +547,7 @@ def show(result: Result, users: int) -> None:
 def bench_backend(backend: str, database_url: str, args: argparse.Namespace) -> None:
     tokens = seed(database_url, args.users)
     interval = args.users / args.rate if args.rate > 0 else 0.0
+    CLIENT_CPU.clear()
     with gunicorn(database_url, args.workers, args.worker_class, args.threads) as port:
         # Warm up every worker (imports, policy packs, connections) before measuring.
         warm = Samples()
@@ -528,18 +557,27 @@ def bench_backend(backend: str, database_url: str, args: argparse.Namespace) -> 
         floor_max = run_phase("floor, flat out", port, tokens, args, interval=0.0)
         turns_max = run_phase("interview turns, flat out", port, tokens, args, interval=0.0,
                               turns_per_interview=turns)
-        floor_paced = run_phase(f"floor at {args.rate:g}/s offered", port, tokens, args, interval=interval)
-        turns_paced = run_phase(f"turns at {args.rate:g}/s offered", port, tokens, args, interval=interval,
-                                turns_per_interview=turns)
+        # The paced phases alternate, floor then turns, round after round, so that whatever the
+        # machine is doing at the time (it is a VM whose speed drifts) falls on both alike.
+        floor_rounds: list[tuple[Samples, float]] = []
+        turn_rounds: list[tuple[Samples, float]] = []
+        floor_label, turns_label = f"floor at {args.rate:g}/s offered", f"turns at {args.rate:g}/s offered"
+        for n in range(args.rounds):
+            floor_rounds.append(run_round(port, tokens, args, interval=interval, turns_per_interview=0,
+                                          label=floor_label, round_=n))
+            turn_rounds.append(run_round(port, tokens, args, interval=interval, turns_per_interview=turns,
+                                         label=turns_label, round_=n))
+        floor_paced, turns_paced = pooled(floor_label, floor_rounds), pooled(turns_label, turn_rounds)
 
     print(f"\n== {backend}: {args.users} users, gunicorn -w {args.workers} ({args.worker_class}"
           f"{f', {args.threads} threads' if args.worker_class == 'gthread' else ''}) on {HOST} ==")
     print("floor = GET /api/v1/ping (token check + one audit row); turn = POST .../messages (one answer)")
     print(f"an interview is {turns} answers; interviewers start part-way through one, spread evenly")
+    print(f"paced phases: {args.rounds} rounds of {args.seconds:g} s each, floor and turns alternating, pooled")
     for result in (floor_max, turns_max, floor_paced, turns_paced):
         show(result, args.users)
     print(f"load generator's own CPU (on the same {os.cpu_count()} cores as the server): "
-          + ", ".join(f"{k} {v:.2f}" for k, v in CLIENT_CPU.items() if k != "warm-up") + " cores")
+          + ", ".join(f"{k} {max(v):.2f}" for k, v in CLIENT_CPU.items() if k != "warm-up") + " cores")
     ratio_p50 = turns_paced.p50_ms / floor_paced.p50_ms if floor_paced.p50_ms else float("nan")
     ratio_p99 = turns_paced.p99_ms / floor_paced.p99_ms if floor_paced.p99_ms else float("nan")
     ratio_rate = floor_max.per_second / turns_max.per_second if turns_max.per_second else float("nan")
@@ -563,11 +601,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=TARGET_TURNS_PER_SECOND,
                         help="requests per second offered by all users together in the paced phases (default 300)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase (default 10 s)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the paced phases, floor and turns alternating (default 3)")
     args = parser.parse_args(argv)
     if args.users < 1 or args.users > 500:
         parser.error("--users must be between 1 and 500")
     if not 1 <= args.seconds <= 600:
         parser.error("--seconds must be between 1 and 600")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be between 1 and 20")
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     for backend in backends:
         manager = sqlite_database() if backend == "sqlite" else postgres_database()
