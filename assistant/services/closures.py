@@ -10,7 +10,6 @@ from datetime import date
 from typing import Literal
 
 from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.models import LocalAuthority, School
@@ -38,7 +37,7 @@ def closures_for_school(session: Session, school_id: int | None) -> list[Closure
 
 #: Both lists in one query: every interview begins by reading them.
 _SCHOOL_AND_LA_CLOSURES = (
-    sa_select(col(School.closures_json).label("school"), col(LocalAuthority.closures_json).label("la"))
+    select(col(School.closures_json).label("school"), col(LocalAuthority.closures_json).label("la"))
     .select_from(School)
     .outerjoin(LocalAuthority, col(LocalAuthority.id) == col(School.la_id))
     .where(col(School.id) == bindparam("school_id"))

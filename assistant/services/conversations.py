@@ -46,7 +46,7 @@ COMPLETE_PHASES = frozenset({"plan_done"})
 Channel = Literal["web", "api", "slack"]
 
 
-#: A conversation as a new one is added through the ORM, or as a turn reads it (outside the session).
+#: A conversation as listed through the ORM, or as a turn reads and writes it (outside the session).
 StoredConversation = Conversation | ConversationRecord
 
 
@@ -261,7 +261,7 @@ def _transcript_for(replies: Sequence[ReplyView]) -> list[dict[str, Any]]:
     ]
 
 
-def _store_turn(conv: StoredConversation, turn: Any, *, answer: str | None) -> list[ReplyView]:
+def _store_turn(conv: ConversationRecord, turn: Any, *, answer: str | None) -> list[ReplyView]:
     title = _policy_title(conv.policy_id)
     replies = [_reply(r, title) for r in (_attr(turn, "replies") or ())]
     previous = _stored(conv)
@@ -284,7 +284,7 @@ def _store_turn(conv: StoredConversation, turn: Any, *, answer: str | None) -> l
     return replies
 
 
-def _add_reply(conv: StoredConversation, reply: ReplyView) -> None:
+def _add_reply(conv: ConversationRecord, reply: ReplyView) -> None:
     """Say one more thing after the engine's replies (e.g. that the plan was saved)."""
     stored = dict(_stored(conv))
     stored["replies"] = [*stored.get("replies", []), reply.model_dump(mode="json")]
@@ -292,7 +292,7 @@ def _add_reply(conv: StoredConversation, reply: ReplyView) -> None:
     conv.state_json = stored
 
 
-def _take_unwritten_lines(conv: StoredConversation) -> tuple[int, list[dict[str, Any]]]:
+def _take_unwritten_lines(conv: ConversationRecord) -> tuple[int, list[dict[str, Any]]]:
     """The turn's new lines and the seq after which they go; the state then counts them."""
     lines = conv.state_json.pop(UNWRITTEN, [])
     before = int(conv.state_json.get("lines") or 0)
@@ -543,7 +543,7 @@ def _written_plan(plan: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in plan.items() if k not in ("timetable",)}
 
 
-def _save_plan(session: Session, user: User, conv: StoredConversation, turn: Any) -> None:
+def _save_plan(session: Session, user: User, conv: ConversationRecord, turn: Any) -> None:
     """Store the plan the interview has just finished writing (or, when it was stored before
     and answers have been changed since, its new timetable and the changed facts), and say so."""
     from assistant.services import plans as plan_service
