@@ -205,16 +205,26 @@ class Window:
     until: float = 0.0
     opened_at: float = 0.0
     cpu_at_open: float = 0.0
-    _barrier: asyncio.Barrier | None = None
+    _barrier: asyncio.Barrier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._barrier = asyncio.Barrier(self.users)
 
     async def open(self) -> None:
         """Wait for every user to be in position; the first to pass starts the clock."""
-        if self._barrier is None:
-            self._barrier = asyncio.Barrier(self.users)
         await self._barrier.wait()
         if not self.opened_at:
             self.opened_at, self.cpu_at_open = time.monotonic(), time.process_time()
             self.until = self.opened_at + self.seconds
+
+
+async def next_request(client: Client, body: dict[str, Any], answers: dict[str, str]) -> tuple[int, Any, float]:
+    """A user's next request: begin an interview when none is under way (``body`` empty or its
+    plan saved), else answer the last question."""
+    if not body or body.get("plan_id"):
+        return await client.request("POST", "/api/v1/conversations", {"policy": "derby-city"})
+    return await client.request("POST", f"/api/v1/conversations/{body['id']}/messages",
+                                {"text": answer_for(body["replies"][-1], answers), "version": body["version"]})
 
 
 async def run_interviews(port: int, token: str, pacer: Pacer, window: Window, samples: Samples,
@@ -227,45 +237,32 @@ async def run_interviews(port: int, token: str, pacer: Pacer, window: Window, sa
     body: dict[str, Any] = {}
     try:
         for _ in range(head_start):
-            if not body or body.get("plan_id"):
-                status, body, _elapsed = await client.request("POST", "/api/v1/conversations",
-                                                               {"policy": "derby-city"})
-            else:
-                status, body, _elapsed = await client.request(
-                    "POST", f"/api/v1/conversations/{body['id']}/messages",
-                    {"text": answer_for(body["replies"][-1], answers), "version": body["version"]})
+            status, body, _elapsed = await next_request(client, body, answers)
             if status not in (200, 201):
                 samples.error(f"head start: HTTP {status} {body}")
                 body = {}
                 break
         await window.open()
         pacer.restart()
+        answered = 0
         while time.monotonic() < window.until:
-            if not body or body.get("plan_id"):
-                await pacer.wait()
-                status, body, elapsed = await client.request("POST", "/api/v1/conversations",
-                                                              {"policy": "derby-city"})
-                if status != 201:
-                    samples.error(f"start: HTTP {status} {body}")
-                    return
-                samples.add(elapsed, turn=False)
-            for _ in range(MAX_TURNS):
-                if body.get("plan_id") or time.monotonic() > window.until:
-                    break
-                await pacer.wait()
-                text = answer_for(body["replies"][-1], answers)
-                status, reply, elapsed = await client.request(
-                    "POST", f"/api/v1/conversations/{body['id']}/messages", {"text": text, "version": body["version"]})
-                if status != 200:
-                    samples.error(f"answer {text!r}: HTTP {status} {reply}")
-                    return
+            if answered >= MAX_TURNS:
+                body, answered = {}, 0  # bounded out: begin a new interview
+            await pacer.wait()
+            starting = not body or bool(body.get("plan_id"))
+            status, reply, elapsed = await next_request(client, body, answers)
+            if status != (201 if starting else 200):
+                samples.error(f"{'start' if starting else 'answer'}: HTTP {status} {reply}")
+                return
+            if starting:
+                samples.add(elapsed, turn=False)  # counts towards the load, not the turns
+                answered = 0
+            else:
                 samples.add(elapsed)
                 (samples.saving if reply.get("plan_id") else samples.ordinary).append(elapsed)
-                body = reply
-            if body.get("plan_id"):
-                samples.completed += 1
-            else:
-                body = {}  # bounded out: begin a new interview
+                samples.completed += bool(reply.get("plan_id"))
+                answered += 1
+            body = reply
     finally:
         await client.close()
 
@@ -293,11 +290,9 @@ async def count_turns(port: int, token: str) -> int:
     client = Client(port, token)
     answers = interview_answers(date.today())
     try:
-        status, body, _elapsed = await client.request("POST", "/api/v1/conversations", {"policy": "derby-city"})
+        _status, body, _elapsed = await next_request(client, {}, answers)
         for turns in range(1, MAX_TURNS + 1):
-            status, body, _elapsed = await client.request(
-                "POST", f"/api/v1/conversations/{body['id']}/messages",
-                {"text": answer_for(body["replies"][-1], answers), "version": body["version"]})
+            status, body, _elapsed = await next_request(client, body, answers)
             if status != 200:
                 raise RuntimeError(f"the calibration interview failed: HTTP {status} {body}")
             if body.get("plan_id"):
@@ -487,7 +482,7 @@ def _spread(latencies: list[float]) -> tuple[int, float, float]:
 
 
 def run_phase(label: str, port: int, tokens: list[str], args: argparse.Namespace, *, interval: float,
-              turns_per_interview: int = 0, rounds: int = 1) -> Result:
+              turns_per_interview: int = 0) -> Result:
     """One measured phase: the floor, or (given ``turns_per_interview``) interview turns.
 
     Interviewers get head starts spread evenly over one interview, as people who began at
@@ -495,7 +490,7 @@ def run_phase(label: str, port: int, tokens: list[str], args: argparse.Namespace
     too, and the window would measure fifty plans saved and fifty interviews begun in the same
     second rather than the steady mix of fifty people part-way through their work."""
     return pooled(label, [run_round(port, tokens, args, interval=interval, turns_per_interview=turns_per_interview,
-                                    label=label, round_=n) for n in range(rounds)])
+                                    label=label, round_=0)])
 
 
 def run_round(port: int, tokens: list[str], args: argparse.Namespace, *, interval: float, turns_per_interview: int,
