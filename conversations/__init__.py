@@ -9,7 +9,7 @@ Public API (the web and Slack layers code against exactly this)::
 """
 
 from conversations.answers import AnswerError
-from conversations.engine import apply_fact, respond, start_conversation
+from conversations.engine import apply_fact, respond, shown_decision, start_conversation
 from conversations.state import (
     AnswerRecord,
     Choice,
@@ -33,5 +33,6 @@ __all__ = [
     "apply_fact",
     "case_changes",
     "respond",
+    "shown_decision",
     "start_conversation",
 ]

@@ -121,6 +121,14 @@ def respond(state: ConversationState, text: str, today: date) -> Turn:
     return work.turn()
 
 
+def shown_decision(state: ConversationState) -> Decision | None:
+    """The decision that a turn ending in ``state`` gave (its :attr:`Turn.decision`): set once
+    the checklist is decided, None before. It follows from the answers alone, so a stored
+    conversation need not keep it."""
+    work = _Work(state, state.started_on or date.min)  # no part of the decision depends on today
+    return work.shown_decision if work.phase in _FINISHED_PHASES else None
+
+
 def apply_fact(state: ConversationState, fact: str, value: Any, today: date) -> Turn:
     """Record a checklist fact given later ("the Virtual School agreed today") and re-evaluate.
 

@@ -229,28 +229,49 @@ def _policy_title(policy_id: str) -> str:
 
 # --------------------------------------------------------------------------- stored layout
 # conversations.state_json = {"engine": <engine state>, "replies": [ReplyView], "lines": int,
-#                             "decision": <Decision or null>, "phase": str, "complete": bool,
+#                             "phase": str, "complete": bool,
 #                             "saved_answers": <the engine's answers when the plan was last saved>}
 # The transcript is in conversation_lines (seq 1..lines), appended each turn. While a turn is
 # being written, its new lines wait under UNWRITTEN (never stored).
+#
+# The decision is not stored: it follows from the engine state (conversations.shown_decision),
+# and at 3–4 KB it would be most of every turn's write once the checklist is decided. A turn
+# shows the one its engine run gave; a read recomputes it. Rows written before this was so
+# still hold a "decision", which is shown as stored.
 UNWRITTEN = "unwritten_lines"
+#: ``_view``'s default: work the decision out from the stored state.
+_FROM_STATE: Any = object()
 
 
 def _stored(conv: StoredConversation) -> dict[str, Any]:
     return conv.state_json or {}
 
 
-def _view(conv: StoredConversation, *, transcript: Sequence[dict[str, Any]] | None = None) -> ConversationView:
+def _view(conv: StoredConversation, *, transcript: Sequence[dict[str, Any]] | None = None,
+          decision: dict[str, Any] | None = _FROM_STATE) -> ConversationView:
+    """The conversation as clients see it; ``decision`` as a turn has just given it, else worked
+    out from the stored state."""
     stored = _stored(conv)
     replies = [ReplyView.model_validate(r) for r in stored.get("replies", [])]
     progress = next((r.progress for r in reversed(replies) if r.progress is not None), None)
+    if decision is _FROM_STATE:
+        decision = _stored_decision(conv)
     return ConversationView(
-        id=conv.id, replies=replies, finished=conv.finished, decision=stored.get("decision"),
+        id=conv.id, replies=replies, finished=conv.finished, decision=decision,
         version=conv.version, phase=stored.get("phase"), progress=progress, policy=conv.policy_id,
         plan_id=conv.plan_id, complete=bool(stored.get("complete")), created_at=conv.created_at,
         updated_at=conv.updated_at,
         transcript=None if transcript is None else [TranscriptEntry.model_validate(e) for e in transcript],
     )
+
+
+def _stored_decision(conv: StoredConversation) -> dict[str, Any] | None:
+    stored = _stored(conv)
+    if "decision" in stored:  # written before decisions were left out of the stored state
+        return stored["decision"]
+    if not conv.finished or not stored.get("engine"):
+        return None
+    return _dump(_engine().shown_decision(_load_state(stored["engine"])))
 
 
 def _transcript_for(replies: Sequence[ReplyView]) -> list[dict[str, Any]]:
@@ -261,19 +282,18 @@ def _transcript_for(replies: Sequence[ReplyView]) -> list[dict[str, Any]]:
     ]
 
 
-def _store_turn(conv: ConversationRecord, turn: Any, *, answer: str | None) -> list[ReplyView]:
+def _store_turn(conv: ConversationRecord, turn: Any, *, answer: str | None) -> dict[str, Any] | None:
+    """Put the turn's outcome into ``conv`` (to be written); the decision it gave, as JSON."""
     title = _policy_title(conv.policy_id)
     replies = [_reply(r, title) for r in (_attr(turn, "replies") or ())]
     previous = _stored(conv)
     lines = [{"speaker": "user", "text": answer}] if answer is not None else []
     lines.extend(_transcript_for(replies))
-    decision = _attr(turn, "decision")
     state = _attr(turn, "state")
     conv.state_json = {
         "engine": _dump(state),
         "replies": [r.model_dump(mode="json") for r in replies],
         "lines": int(previous.get("lines") or 0),
-        "decision": _dump(decision),
         "phase": _phase(state),
         "complete": _phase(state) in COMPLETE_PHASES,
         UNWRITTEN: lines,
@@ -281,7 +301,7 @@ def _store_turn(conv: ConversationRecord, turn: Any, *, answer: str | None) -> l
     if "saved_answers" in previous:
         conv.state_json["saved_answers"] = previous["saved_answers"]
     conv.finished = bool(_attr(turn, "finished"))
-    return replies
+    return _dump(_attr(turn, "decision"))
 
 
 def _add_reply(conv: ConversationRecord, reply: ReplyView) -> None:
@@ -383,13 +403,13 @@ def start(
     now = utcnow()
     conv = ConversationRecord(id=str(uuid.uuid4()), user_id=user.id, policy_id=policy_id, channel=channel,
                               state_json={}, version=1, finished=False, plan_id=None, created_at=now, updated_at=now)
-    _store_turn(conv, turn, answer=None)
+    decision = _store_turn(conv, turn, answer=None)
     _before, lines = _take_unwritten_lines(conv)
     begin_writing(session)
     TurnStore(session).insert_conversation(
         conv, lines=lines, audit=_audit("create", user, {"policy": policy_id, "channel": channel}))
     session.commit()
-    return _view(conv)
+    return _view(conv, decision=decision)
 
 
 def send(
@@ -443,7 +463,7 @@ def _send_once(session: Session, user: User, conversation_id: str, text: str, ex
         rejected = any(bool(_attr(r, "error")) for r in (_attr(turn, "replies") or ()))
         answers = [(text, asked, not rejected)]
     said = _as_said(stored, text)
-    _store_turn(conv, turn, answer=said)
+    decision = _store_turn(conv, turn, answer=said)
     now = utcnow()
     begin_writing(session)
     if conv.state_json.get("complete") and not stored.get("complete"):
@@ -453,7 +473,7 @@ def _send_once(session: Session, user: User, conversation_id: str, text: str, ex
         return None
     conv.version, conv.updated_at = loaded_version + 1, now
     session.commit()
-    view = _view(conv)
+    view = _view(conv, decision=decision)
     view.said = said
     return view
 
@@ -487,7 +507,7 @@ def list_for_user(session: Session, user: User, *, limit: int = 50) -> list[Conv
     )
     summaries = []
     for conv in rows:
-        view = _view(conv)
+        view = _view(conv, decision=None)  # not listed: spares working out fifty decisions
         current = view.current
         summaries.append(ConversationSummary(
             id=conv.id, policy=conv.policy_id, policy_title=_policy_title(conv.policy_id),

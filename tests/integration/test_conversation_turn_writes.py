@@ -98,3 +98,49 @@ def test_a_turn_based_on_an_old_version_writes_nothing(
         assert len(lines) == session.get(Conversation, started.id).state_json["lines"]  # type: ignore[union-attr]
         stored = session.get(Conversation, started.id)
         assert stored is not None and stored.version == 2
+
+
+def _decided(session: Session, staff: Staff) -> tuple[User, ConversationView]:
+    """The lead runs a Derby City check to its decision."""
+    user = session.get(User, staff.lead_id)
+    assert user is not None
+    answers = {"pupil.year_group": "Y5", "reasons": "mental health", "plan.start_date": "2026-11-30",
+               "plan.end_date": "2026-12-11", "plan.hours_per_week": "12", "calendar.closures": "none",
+               "steps.parent_consent": "given", "steps.risk_assessment": "no concerns"}
+    view = conversation_service.start(session, user, "derby-city", TODAY, channel="api")
+    for _ in range(40):
+        if view.finished:
+            return user, view
+        reply = view.replies[-1]
+        default = "no" if reply.kind == "yes_no" else "consulted" if reply.kind == "choice" else "1"
+        view = conversation_service.send(session, user, view.id, answers.get(reply.fact or "", default), today=TODAY)
+    raise AssertionError(f"no decision after 40 answers: {view.replies[-1].text}")
+
+
+def test_the_decision_is_shown_after_each_turn_but_worked_out_again_rather_than_stored(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    with session_factory() as session:
+        user, decided = _decided(session, staff)
+        assert decided.decision is not None and decided.decision["outcome"] in ("may_proceed", "not_yet")
+        read = conversation_service.get(session, user, decided.id)
+        listed = conversation_service.list_for_user(session, user)
+    with session_factory() as session:
+        stored = session.get(Conversation, decided.id)
+        assert stored is not None and "decision" not in stored.state_json
+    assert read.decision == decided.decision
+    assert [summary.id for summary in listed] == [decided.id]
+
+
+def test_a_conversation_stored_with_its_decision_shows_that_decision(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    with session_factory() as session:
+        user, decided = _decided(session, staff)
+        stored = session.get(Conversation, decided.id)
+        assert stored is not None and decided.decision is not None
+        as_once_shown = {**decided.decision, "outcome": "not_yet"}  # as an older release stored it
+        stored.state_json = {**stored.state_json, "decision": as_once_shown}
+        session.commit()
+        assert conversation_service.get(session, user, decided.id).decision == as_once_shown
+
