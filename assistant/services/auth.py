@@ -11,19 +11,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import bindparam, update
+from sqlalchemy import Select, and_, bindparam, update
 from sqlmodel import Session, col, select
 
-from storage.models import ApiToken, Role, School, User
+from storage.models import ApiToken, Conversation, Role, School, User
 from storage.repositories import DirectoryRepository, hash_token
+from storage.turns import ConversationRecord
 from storage.types import UTCDateTime, utcnow
 
 SCHOOL_ROLES: frozenset[str] = frozenset({Role.STAFF, Role.DSL, Role.HEADTEACHER})
@@ -50,6 +54,35 @@ _USER_FOR_TOKEN = (
 )
 _TOUCH_TOKEN = (update(ApiToken).where(col(ApiToken.id) == bindparam("token_id"))
                 .values(last_used_at=bindparam("now", type_=UTCDateTime())))
+_USER_BY_ID = select(User).where(col(User.id) == bindparam("user_id"))
+
+# A request that names a conversation (an answer in an interview, the app's most frequent request)
+# reads it in the same query as its caller: one round trip to the database where there were two.
+# Only the caller's own conversation is read; who may see what is still decided where it is used.
+_CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
+_CONVERSATION_COLUMNS = [_CONVERSATIONS.c[field.name] for field in dataclasses.fields(ConversationRecord)]
+
+
+def _with_callers_conversation(statement: Select[Any]) -> Select[Any]:
+    return statement.add_columns(*_CONVERSATION_COLUMNS).outerjoin(
+        _CONVERSATIONS, and_(_CONVERSATIONS.c.id == bindparam("conversation_id"),
+                             _CONVERSATIONS.c.user_id == col(User.id)))
+
+
+_USER_FOR_TOKEN_AND_CONVERSATION = _with_callers_conversation(_USER_FOR_TOKEN)
+_USER_BY_ID_AND_CONVERSATION = _with_callers_conversation(_USER_BY_ID)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking, and the conversation their request names if it is theirs."""
+
+    user: User
+    conversation: ConversationRecord | None = None
+
+
+def _conversation(columns: Sequence[Any]) -> ConversationRecord | None:
+    return None if columns[0] is None else ConversationRecord(*columns)
 
 
 class AuthError(ValueError):
@@ -111,19 +144,45 @@ def issue_token(session: Session, user: User) -> str:
 
 def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> User | None:
     """The owner of an unrevoked API token, if the account is not disabled; else None."""
+    caller = caller_for_token(session, token, now=now)
+    return caller.user if caller else None
+
+
+def caller_for_token(session: Session, token: str, *, conversation_id: str | None = None,
+                     now: datetime | None = None) -> Caller | None:
+    """The owner of an unrevoked API token, if the account is not disabled (else None), with
+    the conversation ``conversation_id`` if it is theirs."""
     if not token or len(token) > 200:
         return None
-    found = session.exec(_USER_FOR_TOKEN, params={"token_hash": hash_token(token)}).first()
+    params = {"token_hash": hash_token(token)}
+    if conversation_id is None:
+        found = session.exec(_USER_FOR_TOKEN, params=params).first()
+        conversation = None
+    else:
+        found = session.execute(_USER_FOR_TOKEN_AND_CONVERSATION,
+                                {**params, "conversation_id": conversation_id}).first()
+        conversation = None if found is None else _conversation(found[3:])
     if found is None:
         return None
-    user, token_id, last_used_at = found
+    user, token_id, last_used_at = found[:3]
     now = now or utcnow()
     if last_used_at is None or now - last_used_at > TOKEN_TOUCH_INTERVAL:
         from assistant.services.conversations import begin_writing
 
         begin_writing(session)
         session.execute(_TOUCH_TOKEN, {"token_id": token_id, "now": now})
-    return user
+    return Caller(user, conversation)
+
+
+def caller_by_id(session: Session, user_id: int, *, conversation_id: str | None = None) -> Caller | None:
+    """The account ``user_id`` (signed in by a session cookie), enabled or not, with the
+    conversation ``conversation_id`` if it is theirs; None if there is no such account."""
+    if conversation_id is None:
+        user = session.get(User, user_id)
+        return Caller(user) if user is not None else None
+    found = session.execute(_USER_BY_ID_AND_CONVERSATION,
+                            {"user_id": user_id, "conversation_id": conversation_id}).first()
+    return None if found is None else Caller(found[0], _conversation(found[1:]))
 
 
 def disable_user(session: Session, user: User, *, now: datetime | None = None) -> int:

@@ -343,9 +343,11 @@ def default_policy_for(session: Session, user: User) -> str | None:
     return la.policy_id if la else None
 
 
-def _owned(session: Session, user: User, conversation_id: str) -> ConversationRecord:
-    """The user's own conversation; anyone else's is "not found" (no hint it exists)."""
-    conv = TurnStore(session).load(conversation_id)
+def _owned(session: Session, user: User, conversation_id: str, read: ConversationRecord | None = None
+           ) -> ConversationRecord:
+    """The user's own conversation; anyone else's is "not found" (no hint it exists). ``read``:
+    the conversation as already read in this transaction (with the caller), if it was."""
+    conv = read if read is not None and read.id == conversation_id else TurnStore(session).load(conversation_id)
     if conv is None or conv.user_id != user.id:
         raise NotFoundError("conversation", conversation_id)
     return conv
@@ -414,9 +416,10 @@ def start(
 
 def send(
     session: Session, user: User, conversation_id: str, text: str, expected_version: int | None = None,
-    today: date | None = None,
+    today: date | None = None, *, read: ConversationRecord | None = None,
 ) -> ConversationView:
-    """Give one answer. The raw text is stored whatever becomes of it.
+    """Give one answer. The raw text is stored whatever becomes of it. ``read``: the conversation
+    as the request has already read it in this transaction, if it has (see :func:`_owned`).
 
     The conversation is read and the engine run without holding a write lock; the new state,
     the answer and the audit row are then written in one short transaction, on condition that
@@ -431,18 +434,19 @@ def send(
         raise ConversationError(f"That answer is too long (at most {MAX_ANSWER_LENGTH} characters).")
     today = today or utcnow().date()
     for _attempt in range(CONFLICT_RETRIES):
-        view = _send_once(session, user, conversation_id, text, expected_version, today)
+        view = _send_once(session, user, conversation_id, text, expected_version, today, read)
         if view is not None:
             return view
         if expected_version is not None:
             break
+        read = None  # it was out of date: read it again
     raise ConflictError("conversation", CONFLICT_MESSAGE)
 
 
 def _send_once(session: Session, user: User, conversation_id: str, text: str, expected_version: int | None,
-               today: date) -> ConversationView | None:
+               today: date, read: ConversationRecord | None) -> ConversationView | None:
     begin_reading(session)
-    conv = _owned(session, user, conversation_id)  # outside the session: written by one conditional UPDATE
+    conv = _owned(session, user, conversation_id, read)  # outside the session: written by one conditional UPDATE
     if expected_version is not None and conv.version != expected_version:
         raise ConflictError("conversation", CONFLICT_MESSAGE)
     loaded_version = conv.version
@@ -489,10 +493,11 @@ def _write_turn(session: Session, user: User, conv: ConversationRecord, loaded_v
                                          lines=lines, audit=_audit("update", user, detail), now=now)
 
 
-def get(session: Session, user: User, conversation_id: str, *, with_transcript: bool = False) -> ConversationView:
-    """Read a conversation (audited: it holds facts about a child)."""
+def get(session: Session, user: User, conversation_id: str, *, with_transcript: bool = False,
+        read: ConversationRecord | None = None) -> ConversationView:
+    """Read a conversation (audited: it holds facts about a child); ``read`` as for :func:`send`."""
     begin_reading(session)
-    conv = _owned(session, user, conversation_id)
+    conv = _owned(session, user, conversation_id, read)
     view = _view(conv, transcript=_transcript(session, conv.id) if with_transcript else None)
     begin_writing(session)
     TurnStore(session).insert_audit(conv.id, _audit("read", user, None), utcnow())

@@ -16,7 +16,7 @@ from assistant.services.conversations import ConversationError, begin_writing
 from assistant.web.audit import record_plan_access
 from assistant.web.openapi import openapi_document
 from assistant.web.plan_views import DUE_FILTERS, STATUSES, filter_plans, list_plans
-from assistant.web.runtime import db, require_user, today
+from assistant.web.runtime import db, read_with_caller, require_user, today
 from assistant.web.security import json_error
 from storage.errors import ConflictError, NotFoundError
 from storage.repositories import AuditRepository
@@ -76,14 +76,16 @@ def send_message(conversation_id: str) -> ResponseReturnValue:
     if not isinstance(text, str | int | float) or isinstance(text, bool):
         raise ConversationError("Send the answer as {\"text\": \"...\"}: yes/no, a date, a choice or a number.")
     view = conversation_service.send(db(), require_user(), conversation_id, str(text),
-                                     expected_version=_expected_version(body), today=today())
+                                     expected_version=_expected_version(body), today=today(),
+                                     read=read_with_caller(conversation_id))
     return jsonify(view.public())
 
 
 @bp.get("/conversations/<conversation_id>")
 def get_conversation(conversation_id: str) -> ResponseReturnValue:
     transcript = request.args.get("transcript") in ("1", "true", "yes")
-    view = conversation_service.get(db(), require_user(), conversation_id, with_transcript=transcript)
+    view = conversation_service.get(db(), require_user(), conversation_id, with_transcript=transcript,
+                                    read=read_with_caller(conversation_id))
     return jsonify(view.public())
 
 

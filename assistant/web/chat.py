@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from assistant.services import conversations as conversation_service
 from assistant.services.conversations import ConversationError, TranscriptEntry
-from assistant.web.runtime import db, require_user, today
+from assistant.web.runtime import db, read_with_caller, require_user, today
 from rules import known_policy_ids, load_pack
 from storage.errors import ConflictError, NotFoundError
 
@@ -48,7 +48,8 @@ def start() -> ResponseReturnValue:
 @bp.get("/<conversation_id>")
 def show(conversation_id: str) -> ResponseReturnValue:
     try:
-        view = conversation_service.get(db(), require_user(), conversation_id, with_transcript=True)
+        view = conversation_service.get(db(), require_user(), conversation_id, with_transcript=True,
+                                        read=read_with_caller(conversation_id))
     except NotFoundError:
         abort(404, description="No such conversation of yours.")
     return render_template("chat.html", view=view, policy_title=load_pack(view.policy).title)
@@ -62,7 +63,7 @@ def answer(conversation_id: str) -> ResponseReturnValue:
     session, user = db(), require_user()
     try:
         view = conversation_service.send(session, user, conversation_id, text, expected_version=version,
-                                         today=today())
+                                         today=today(), read=read_with_caller(conversation_id))
     except NotFoundError:
         abort(404, description="No such conversation of yours.")
     except ConflictError as error:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from assistant.config import Settings
 from rules.reminder_schedule import SCHOOL_TIMEZONE
 from storage.models import User
+from storage.turns import ConversationRecord
 from storage.types import utcnow
 
 EXTENSION_KEY = "ptt"
@@ -59,6 +60,13 @@ def require_user() -> User:
     if user is None:  # the login_required / API guards run first; this is a programming error
         raise RuntimeError("no signed-in user")
     return user
+
+
+def read_with_caller(conversation_id: str) -> ConversationRecord | None:
+    """The conversation ``conversation_id`` as read with the signed-in caller (if it is theirs),
+    for the service to use rather than read it again."""
+    conversation = g.get("conversation")
+    return conversation if conversation is not None and conversation.id == conversation_id else None
 
 
 def today() -> date:

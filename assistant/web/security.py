@@ -91,27 +91,29 @@ def load_user() -> ResponseReturnValue | None:
     """Find the caller: by bearer token, else by session cookie."""
     g.user = None
     g.auth_method = None
+    g.conversation = None
     if request.path.startswith(CSRF_EXEMPT_PREFIXES) or request.endpoint == "static":
         return None
+    # A route naming a conversation gets it read with the caller, in the same query.
+    conversation_id = (request.view_args or {}).get("conversation_id")
     if "Authorization" in request.headers:
         token = _bearer_token()
-        user = auth.user_for_token(db(), token) if token else None
-        if user is None:
+        caller = auth.caller_for_token(db(), token, conversation_id=conversation_id) if token else None
+        if caller is None:
             response = jsonify({"error": {"status": 401, "message": "Invalid or missing API token."}})
             response.status_code = 401
             response.headers["WWW-Authenticate"] = 'Bearer realm="ptt"'
             return response
-        g.user, g.auth_method = user, "token"
+        g.user, g.auth_method, g.conversation = caller.user, "token", caller.conversation
         return None
     user_id = session.get("uid")
     if user_id is not None:
-        from storage.models import User
-
-        user = db().get(User, user_id)
+        caller = auth.caller_by_id(db(), user_id, conversation_id=conversation_id)
+        user = caller.user if caller else None
         if user is None or not user.is_active or session.get("pwd") != _password_fingerprint(user):
             session.clear()
         else:
-            g.user, g.auth_method = user, "session"
+            g.user, g.auth_method, g.conversation = user, "session", caller.conversation  # type: ignore[union-attr]
     return None
 
 

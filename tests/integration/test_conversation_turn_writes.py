@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from assistant.services import conversations as conversation_service
 from assistant.services.conversations import ConversationView
 from storage.models import AuditLog, Conversation, ConversationAnswer, ConversationLine, User
+from storage.turns import TurnStore
 from tests.integration.conftest import Staff
 
 TODAY = date(2026, 11, 23)
@@ -144,3 +145,20 @@ def test_a_conversation_stored_with_its_decision_shows_that_decision(
         session.commit()
         assert conversation_service.get(session, user, decided.id).decision == as_once_shown
 
+
+def test_an_answer_given_with_an_out_of_date_read_of_the_conversation_reads_it_again(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    with session_factory() as session:
+        user = session.get(User, staff.lead_id)
+        assert user is not None
+        started = conversation_service.start(session, user, "derby-city", TODAY, channel="api")
+        out_of_date = TurnStore(session).load(started.id)  # version 1
+        conversation_service.send(session, user, started.id, "Y5", today=TODAY)  # now version 2
+        assert out_of_date is not None and out_of_date.version == 1
+
+        view = conversation_service.send(session, user, started.id, "mental health", today=TODAY, read=out_of_date)
+    assert view.version == 3
+    with session_factory() as session:
+        assert [raw for _seq, _fact, raw, _ok in _answers(session, started.id)] == ["Y5", "mental health"]
+        assert [d["fact"] for d in _updates(session, started.id)] == ["pupil.year_group", "reasons"]
