@@ -109,11 +109,10 @@ def load_user() -> ResponseReturnValue | None:
     user_id = session.get("uid")
     if user_id is not None:
         caller = auth.caller_by_id(db(), user_id, conversation_id=conversation_id)
-        user = caller.user if caller else None
-        if user is None or not user.is_active or session.get("pwd") != _password_fingerprint(user):
+        if caller is None or not caller.user.is_active or session.get("pwd") != _password_fingerprint(caller.user):
             session.clear()
         else:
-            g.user, g.auth_method, g.conversation = user, "session", caller.conversation  # type: ignore[union-attr]
+            g.user, g.auth_method, g.conversation = caller.user, "session", caller.conversation
     return None
 
 
