@@ -13,7 +13,9 @@ stream of independent people: the latency at that load), the paced phases in ``-
 rounds (default 3), floor and turns alternating, pooled. Interviewers begin each phase
 part-way through an interview, spread evenly, as in steady state. Prints turns/s, p50 and p99
 latency and the ratios to the floor, against the targets (p99 <= 50 ms at 300 turns/s,
->= 300 turns/s, ratio <= 2). It prints; it never asserts.
+>= 300 turns/s, ratio <= 2). Beforehand one user alone shows what each kind of request costs
+with no queueing (see ``bench/queue_model.py`` for what two workers make of that mix). It
+prints; it never asserts.
 
 The users are coroutines of one asyncio loop speaking HTTP/1.1 on raw streams: cheap enough to
 leave the two cores to the server, and a reply is timed when it arrives rather than when a
@@ -31,6 +33,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -284,20 +287,54 @@ async def run_floor(port: int, token: str, pacer: Pacer, window: Window, samples
         await client.close()
 
 
-async def count_turns(port: int, token: str) -> int:
-    """Answers one complete interview takes (one user, alone): the length of the cycle that
-    the users' head starts are spread over. It also warms every route an interview uses."""
+@dataclass
+class Alone:
+    """One user with the server to themselves: what each kind of request costs a worker with
+    no queueing (seconds), and how many answers an interview takes."""
+    turns: int = 0
+    floor: list[float] = field(default_factory=list)
+    start: list[float] = field(default_factory=list)
+    ordinary: list[float] = field(default_factory=list)
+    saving: list[float] = field(default_factory=list)
+
+    def per_answer(self) -> float:
+        """A worker's mean time per answer, with the answer's share of starting the interview
+        and of saving its plan: what fifty interviewers cost the server, per answer."""
+        interviews = len(self.saving)
+        return (sum(self.start) + sum(self.ordinary) + sum(self.saving)) / (len(self.ordinary) + interviews)
+
+
+async def one_user_alone(port: int, token: str, interviews: int = 3, pings: int = 100) -> Alone:
+    """Complete interviews and call the floor, one request at a time. The first interview sets
+    the length of the cycle the users' head starts are spread over and warms every route an
+    interview uses; it is not timed."""
     client = Client(port, token)
     answers = interview_answers(date.today())
+    alone = Alone()
     try:
-        _status, body, _elapsed = await next_request(client, {}, answers)
-        for turns in range(1, MAX_TURNS + 1):
-            status, body, _elapsed = await next_request(client, body, answers)
-            if status != 200:
-                raise RuntimeError(f"the calibration interview failed: HTTP {status} {body}")
-            if body.get("plan_id"):
-                return turns
-        return MAX_TURNS
+        for interview in range(interviews + 1):
+            status, body, elapsed = await next_request(client, {}, answers)
+            start = elapsed
+            ordinary: list[float] = []
+            for _ in range(MAX_TURNS):
+                status, body, elapsed = await next_request(client, body, answers)
+                if status != 200:
+                    raise RuntimeError(f"the calibration interview failed: HTTP {status} {body}")
+                if body.get("plan_id"):
+                    break
+                ordinary.append(elapsed)
+            else:
+                raise RuntimeError(f"the calibration interview saved no plan in {MAX_TURNS} answers")
+            if interview == 0:
+                alone.turns = len(ordinary) + 1
+                continue
+            alone.start.append(start)
+            alone.ordinary.extend(ordinary)
+            alone.saving.append(elapsed)
+        for _ in range(pings):
+            status, body, elapsed = await client.request("GET", "/api/v1/ping")
+            alone.floor.append(elapsed)
+        return alone
     finally:
         await client.close()
 
@@ -539,6 +576,19 @@ def show(result: Result, users: int) -> None:
         print(f"   error: {message}")
 
 
+def show_alone(alone: Alone) -> None:
+    """What each request costs with no queueing. At a given load, the p99 grows with the mean
+    worker time and, steeply, with the long requests (saving a plan) that hold a worker while the
+    rest queue for the other, so these say where a turn's p99 comes from."""
+    floor = statistics.mean(alone.floor)
+    print(f"one user alone (no queueing): floor p50 {1000 * statistics.median(alone.floor):.1f} ms; "
+          f"an interview's start {1000 * statistics.median(alone.start):.1f} ms, answers p50 "
+          f"{1000 * statistics.median(alone.ordinary):.1f} ms, the answer that saves its plan "
+          f"{1000 * statistics.median(alone.saving):.1f} ms")
+    print(f"{'':<34} a worker's mean time per answer, with its share of the start and the save: "
+          f"{1000 * alone.per_answer():.1f} ms = {alone.per_answer() / floor:.2f}x the floor's mean")
+
+
 def bench_backend(backend: str, database_url: str, args: argparse.Namespace) -> None:
     tokens = seed(database_url, args.users)
     interval = args.users / args.rate if args.rate > 0 else 0.0
@@ -548,7 +598,8 @@ def bench_backend(backend: str, database_url: str, args: argparse.Namespace) -> 
         warm = Samples()
         in_parallel(lambda t, p, w, r: run_floor(port, t, p, w, warm), tokens[: args.workers * 4], 0.0, 2.0,
                     "warm-up")
-        turns = asyncio.run(count_turns(port, tokens[0]))
+        alone = asyncio.run(one_user_alone(port, tokens[0]))
+        turns = alone.turns
         floor_max = run_phase("floor, flat out", port, tokens, args, interval=0.0)
         turns_max = run_phase("interview turns, flat out", port, tokens, args, interval=0.0,
                               turns_per_interview=turns)
@@ -569,6 +620,7 @@ def bench_backend(backend: str, database_url: str, args: argparse.Namespace) -> 
     print("floor = GET /api/v1/ping (token check + one audit row); turn = POST .../messages (one answer)")
     print(f"an interview is {turns} answers; interviewers start part-way through one, spread evenly")
     print(f"paced phases: {args.rounds} rounds of {args.seconds:g} s each, floor and turns alternating, pooled")
+    show_alone(alone)
     for result in (floor_max, turns_max, floor_paced, turns_paced):
         show(result, args.users)
     print(f"load generator's own CPU (on the same {os.cpu_count()} cores as the server): "
