@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from storage.errors import ConflictError, NotFoundError
@@ -35,6 +36,7 @@ from storage.models import (
     School,
     User,
 )
+from storage.plan_writes import NewPlan, PlanWriter
 from storage.types import utcnow
 
 
@@ -224,6 +226,14 @@ class PlanRepository:
         self.session.flush()
         return plan
 
+    def add_new(self, plan: Plan, rows: NewPlan) -> Plan:
+        """Write a new plan with everything it is stored with, at once (:mod:`storage.plan_writes`),
+        and make ``plan``, the object ``rows.plan`` was read from, the session's record of it."""
+        plan.pupil_id, plan.id = PlanWriter(self.session).insert(rows)
+        make_transient_to_detached(plan)  # as if loaded: adding it writes nothing more
+        self.session.add(plan)
+        return plan
+
     def get(self, plan_id: int, *, for_update: bool = False) -> Plan:
         """The plan; ``for_update`` locks its row until commit (PostgreSQL; SQLite
         write transactions are already exclusive)."""
@@ -319,13 +329,11 @@ class PlanRepository:
 
     def sync_consultations(
         self, plan_id: int, wanted: Iterable[tuple[str, str, str | None]], *, at: datetime,
-        stored: list[Consultation] | None = None, flush: bool = True,
     ) -> list[Consultation]:
         """Bring the plan's consultations in line with ``wanted`` (role, requirement, status),
-        as :meth:`upsert_consultation` would one by one, with one read and one flush. ``stored``:
-        the plan's consultations if the caller knows them (``[]`` for a new plan); ``flush=False``
-        leaves the writing to the caller's next flush. Returns them all."""
-        rows = {c.role: c for c in (self.consultations(plan_id) if stored is None else stored)}
+        as :meth:`upsert_consultation` would one by one, with one read and one flush. Returns
+        them all."""
+        rows = {c.role: c for c in self.consultations(plan_id)}
         for role, requirement, status in wanted:
             row = rows.get(role)
             if row is None:
@@ -334,8 +342,7 @@ class PlanRepository:
                 self.session.add(row)
             else:
                 _update_consultation(row, at, requirement=requirement, status=status)
-        if flush:
-            self.session.flush()
+        self.session.flush()
         return sorted(rows.values(), key=lambda c: c.role)
 
     # Reviews ------------------------------------------------------------------------

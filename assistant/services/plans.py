@@ -34,7 +34,8 @@ from rules.reminder_schedule import (
 from rules.reviews import review_dates_problem
 from storage.db import SessionFactory
 from storage.errors import ConflictError
-from storage.models import Consultation, Plan, PlanStatus, Pupil, Reminder, Review, User
+from storage.models import Consultation, Plan, PlanStatus, Reminder, Review, User
+from storage.plan_writes import PLAN_ID, NewPlan
 from storage.types import utcnow
 from storage.uow import UnitOfWork, as_unit_of_work
 
@@ -205,23 +206,17 @@ def _take_decision(plan: Plan, case: Case, decision: Decision) -> None:
     plan.status = _status_for(plan, decision)
 
 
-def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
-                    now: datetime, *, new: bool = False) -> None:
+def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision, now: datetime) -> None:
     """Store the case and decision and bring consultations, scheduled reviews, status
-    and reminders in line with them. ``new``: the plan was added in this transaction, so it
-    has no consultations, reviews or reminders yet (they are not looked for), and its own fields
-    were set from ``decision`` before it was added (:func:`_take_decision`)."""
-    if not new:
-        _take_decision(plan, case, decision)
-
+    and reminders in line with them."""
+    _take_decision(plan, case, decision)
     consultations = uow.plans.sync_consultations(
-        plan.id, [(c.role, c.requirement, c.status) for c in decision.consultees], at=now,
-        stored=[] if new else None, flush=not new)
+        plan.id, [(c.role, c.requirement, c.status) for c in decision.consultees], at=now)
 
     pack = load_pack(case.policy)
     calendar = calendar_for(case)
     review_dates = _review_dates(plan, decision, pack, calendar)
-    reviews = [] if new else uow.plans.reviews(plan.id)
+    reviews = uow.plans.reviews(plan.id)
     # A review already held for a date stands for it: scheduling it again would show it overdue.
     held = {r.due_on for r in reviews if r.held_on is not None}
     if plan.status != PlanStatus.CLOSED:
@@ -233,7 +228,7 @@ def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
                                              if due_on not in scheduled and due_on not in held])
     uow.session.flush()
     _reschedule(uow, plan, decision, calendar, now, reviews_due=[d for d in review_dates if d not in held],
-                consultations=consultations, new=new)
+                consultations=consultations)
 
 
 def _reminder_row(plan: Plan, r: ScheduledReminder, now: datetime) -> dict[str, Any]:
@@ -252,34 +247,79 @@ def _reminder_row(plan: Plan, r: ScheduledReminder, now: datetime) -> dict[str, 
     }
 
 
+def _wanted_reminders(plan: Plan, plan_ref: str | int, decision: Decision, calendar: SchoolCalendar,
+                      now: datetime, *, reviews_due: list[date], consultations: list[Consultation],
+                      ) -> list[ScheduledReminder]:
+    """The reminders the plan should have now, their keys naming it ``plan_ref``. A draft or
+    closed plan has none of the derived kinds. ``reviews_due``: the plan's review dates not yet
+    held; ``consultations``: all of its consultations."""
+    if plan.status not in (PlanStatus.AWAITING, PlanStatus.ACTIVE) or plan.start_date is None:
+        return []
+    missing = {
+        c.role: c.created_at.astimezone(SCHOOL_TIMEZONE).date()
+        for c in consultations
+        if c.requirement == "agree" and c.status not in ("agreed", "declined")
+    }
+    notifications = []
+    if "first" in _la_notification_kinds(decision):
+        notifications.append(LaNotificationDue("first", max(plan.start_date, _today(now))))
+    return plan_reminders(
+        plan_ref, start_date=plan.start_date, end_date=plan.end_date, review_dates=reviews_due,
+        latest_end_date=plan.latest_end_date, calendar=calendar,
+        la_notifications_due=notifications, missing_agreements=missing, today=_today(now),
+    )
+
+
 def _reschedule(uow: UnitOfWork, plan: Plan, decision: Decision, calendar: SchoolCalendar,
-                now: datetime, *, reviews_due: list[date], consultations: list[Consultation],
-                new: bool) -> None:
+                now: datetime, *, reviews_due: list[date], consultations: list[Consultation]) -> None:
     """Work out the plan's reminders afresh: add new ones, cancel pending ones no longer
-    wanted. A draft or closed plan has none of the derived kinds. ``reviews_due``: the plan's
-    review dates not yet held; ``consultations``: all of its consultations; ``new``: the plan
-    has no reminders yet."""
-    wanted: list[ScheduledReminder] = []
-    if plan.status in (PlanStatus.AWAITING, PlanStatus.ACTIVE) and plan.start_date is not None:
-        missing = {
-            c.role: c.created_at.astimezone(SCHOOL_TIMEZONE).date()
-            for c in consultations
-            if c.requirement == "agree" and c.status not in ("agreed", "declined")
-        }
-        notifications = []
-        if "first" in _la_notification_kinds(decision):
-            notifications.append(LaNotificationDue("first", max(plan.start_date, _today(now))))
-        wanted = plan_reminders(
-            plan.id, start_date=plan.start_date, end_date=plan.end_date, review_dates=reviews_due,
-            latest_end_date=plan.latest_end_date, calendar=calendar,
-            la_notifications_due=notifications, missing_agreements=missing, today=_today(now),
-        )
-    if not new:
-        keys = [r.idempotency_key for r in wanted]
-        uow.reminders.cancel_pending(plan.id, keep_keys=keys, kinds=DERIVED_KINDS, now=now)
-        if plan.status == PlanStatus.DRAFT:
-            uow.reminders.cancel_pending(plan.id, kinds=["la_notification_due"], now=now)
+    wanted (``reviews_due`` and ``consultations`` as for :func:`_wanted_reminders`)."""
+    assert plan.id is not None
+    wanted = _wanted_reminders(plan, plan.id, decision, calendar, now, reviews_due=reviews_due,
+                               consultations=consultations)
+    keys = [r.idempotency_key for r in wanted]
+    uow.reminders.cancel_pending(plan.id, keep_keys=keys, kinds=DERIVED_KINDS, now=now)
+    if plan.status == PlanStatus.DRAFT:
+        uow.reminders.cancel_pending(plan.id, kinds=["la_notification_due"], now=now)
     uow.reminders.schedule([_reminder_row(plan, r, now) for r in wanted], count=False)
+
+
+def _new_plan_rows(plan: Plan, case: Case, decision: Decision, *, pupil: dict[str, Any] | None,
+                   pupil_id: int | None, actor_user_id: int | None, summary: str, now: datetime) -> NewPlan:
+    """Everything a new plan (its own fields set from ``decision``) is stored with, as
+    :func:`_apply_decision`, :func:`_write` and the audit would store it for a plan that had
+    nothing yet: consultations for the decision's consultees, the reviews and reminders it
+    schedules, its first version and the audit row of its creation."""
+    consultations: dict[str, Consultation] = {}
+    for consultee in decision.consultees:  # as PlanRepository.sync_consultations makes them
+        stored = consultations.get(consultee.role)
+        if stored is None:
+            consultations[consultee.role] = Consultation(
+                role=consultee.role, requirement=consultee.requirement or "consult",
+                status=consultee.status or "not_contacted", created_at=now, updated_at=now)
+        else:
+            stored.requirement = consultee.requirement or stored.requirement
+            stored.status = consultee.status or stored.status
+    calendar = calendar_for(case)
+    review_dates = _review_dates(plan, decision, load_pack(case.policy), calendar)
+    reminders = _wanted_reminders(plan, PLAN_ID, decision, calendar, now, reviews_due=review_dates,
+                                  consultations=list(consultations.values()))
+    return NewPlan(
+        plan={name: getattr(plan, name) for name in _NEW_PLAN_COLUMNS},
+        pupil=pupil, pupil_id=pupil_id,
+        consultations=[{"role": c.role, "requirement": c.requirement, "status": c.status, "created_at": now,
+                        "updated_at": now, "note": None} for c in sorted(consultations.values(), key=lambda c: c.role)],
+        review_dates=review_dates if plan.status != PlanStatus.CLOSED else [],
+        reminders=[_reminder_row(plan, r, now) for r in reminders],
+        version={"version": plan.version, "snapshot_json": _snapshot(plan), "changed_by": actor_user_id,
+                 "changed_at": now, "change_summary": summary},
+        audit={"at": now, "actor_user_id": actor_user_id, "action": "create", "school_id": plan.school_id,
+               "detail_json": {"summary": summary, "outcome": decision.outcome}},
+    )
+
+
+#: A new plan's columns but the two the database gives (its id and, for a new pupil, the pupil's).
+_NEW_PLAN_COLUMNS = tuple(c.name for c in Plan.__table__.columns if c.name not in ("id", "pupil_id"))  # type: ignore[attr-defined]
 
 
 def _owe_la_notification(uow: UnitOfWork, plan: Plan, decision: Decision,
@@ -384,11 +424,11 @@ def create_plan(
     elif not isinstance(decision, Decision):
         decision = Decision.model_validate(dict(decision))
     with unit:
+        new_pupil: dict[str, Any] | None = None
+        pupil_id: int | None = None
         if isinstance(pupil, PupilDetails):
-            pupil_id = unit.pupils.add(Pupil(
-                first_name=pupil.first_name, last_name=pupil.last_name,
-                date_of_birth=pupil.date_of_birth, upn=pupil.upn, school_id=school_id,
-            )).id
+            new_pupil = {"first_name": pupil.first_name, "last_name": pupil.last_name,
+                         "date_of_birth": pupil.date_of_birth, "upn": pupil.upn, "school_id": school_id}
         else:
             stored = unit.pupils.get(pupil)
             if stored.school_id != school_id:
@@ -400,15 +440,10 @@ def create_plan(
             timetable_json=dict(timetable) if timetable is not None else None,
             created_at=now, updated_at=now, version=1,
         )
-        _take_decision(plan, parsed, decision)  # before the INSERT, so that no UPDATE follows it
-        unit.plans.add(plan)
-        _apply_decision(unit, plan, parsed, decision, now, new=True)
-        summary = f"Plan created ({plan.status})."
-        unit.plans.add_version(plan, changed_by=actor_user_id, summary=summary,
-                               snapshot=_snapshot(plan), at=now)
-        unit.audit.record("create", "plan", plan.id, actor_user_id=actor_user_id,
-                          school_id=school_id, at=now,
-                          detail={"summary": summary, "outcome": decision.outcome})
+        _take_decision(plan, parsed, decision)
+        rows = _new_plan_rows(plan, parsed, decision, pupil=new_pupil, pupil_id=pupil_id,
+                              actor_user_id=actor_user_id, summary=f"Plan created ({plan.status}).", now=now)
+        unit.plans.add_new(plan, rows)
         unit.commit()
         return plan
 

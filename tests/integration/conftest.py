@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, SQLModel
 
@@ -129,3 +130,18 @@ def seed_staff(session_factory: sessionmaker[Session], policy_id: str = "derby-c
 def staff(session_factory: sessionmaker[Session]) -> Staff:
     """A Derby City school with a lead member of staff, a DSL and the LA's EWO."""
     return seed_staff(session_factory)
+
+
+@contextmanager
+def statements_run(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements the engine sends while the block runs, in order."""
+    run: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        run.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield run
+    finally:
+        event.remove(engine, "before_cursor_execute", note)

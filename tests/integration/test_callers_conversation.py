@@ -3,11 +3,9 @@ PostgreSQL: the caller's own conversation as a turn would read it, and nobody el
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -16,7 +14,7 @@ from assistant.services import conversations as conversation_service
 from storage.models import User
 from storage.turns import TurnStore
 from storage.types import utcnow
-from tests.integration.conftest import Staff
+from tests.integration.conftest import Staff, statements_run
 
 TODAY = date(2026, 11, 23)
 
@@ -35,26 +33,12 @@ def _token_and_conversation(session_factory: sessionmaker[Session], user_id: int
     return token, started.id
 
 
-@contextmanager
-def _statements(engine: Engine) -> Iterator[list[str]]:
-    run: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        run.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield run
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_a_token_reads_its_owners_conversation_in_the_same_query(
     engine: Engine, session_factory: sessionmaker[Session], staff: Staff
 ) -> None:
     token, conversation_id = _token_and_conversation(session_factory, staff.lead_id)
 
-    with session_factory() as session, _statements(engine) as run:
+    with session_factory() as session, statements_run(engine) as run:
         caller = auth.caller_for_token(session, token, conversation_id=conversation_id, now=utcnow())
         assert len(run) == 1
         assert caller is not None and caller.user.id == staff.lead_id
@@ -68,7 +52,7 @@ def test_a_signed_in_user_reads_their_conversation_in_the_same_query(
 ) -> None:
     _token, conversation_id = _token_and_conversation(session_factory, staff.lead_id)
 
-    with session_factory() as session, _statements(engine) as run:
+    with session_factory() as session, statements_run(engine) as run:
         caller = auth.caller_by_id(session, staff.lead_id, conversation_id=conversation_id)
         assert len(run) == 1
         assert caller is not None and caller.user.id == staff.lead_id
