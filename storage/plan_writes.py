@@ -7,7 +7,8 @@ while a worker that holds one answer for long makes every other request queue fo
 Here :mod:`assistant.services.plans` works out the rows first and they are written together: on
 PostgreSQL as one statement, on SQLite as one Core statement per table (there no round trip is
 saved, but the unit of work's bookkeeping is). The reminders' idempotency keys hold
-:data:`PLAN_ID` where the plan's id goes, as the database gives it.
+:data:`PLAN_ID` where the plan's id goes, as the database gives it; with a new id in their keys
+they are new rows, so they are inserted where :meth:`ReminderRepository.schedule` upserts.
 
 The rows are plain column values: dates and timezone-aware datetimes, JSON columns as Python
 values. The tests write plans through here on both databases and read them back through the
@@ -51,7 +52,8 @@ class NewPlan:
 
 _PUPILS, _PLANS, _CONSULTATIONS, _REVIEWS, _REMINDERS, _PLAN_VERSIONS, _AUDIT_LOG = (
     model.__table__ for model in (Pupil, Plan, Consultation, Review, Reminder, PlanVersion, AuditLog))  # type: ignore[attr-defined]
-_PLAN_COLUMNS = tuple(c.name for c in _PLANS.columns if c.name not in ("id", "pupil_id"))
+#: The columns of :attr:`NewPlan.plan`: all the plan's but the two the database gives.
+NEW_PLAN_COLUMNS = tuple(c.name for c in _PLANS.columns if c.name not in ("id", "pupil_id"))
 _PUPIL_COLUMNS = ("first_name", "last_name", "date_of_birth", "upn", "school_id")
 _CONSULTATION_COLUMNS = ("role", "requirement", "status", "created_at", "updated_at", "note")
 _REMINDER_COLUMNS = ("kind", "subject", "due_at", "idempotency_key", "status", "attempts", "escalation_level",
@@ -90,7 +92,7 @@ class PlanWriter:
         return pupil_id, plan_id
 
     def _insert_postgres(self, new: NewPlan) -> tuple[int, int]:
-        params: dict[str, Any] = {name: new.plan[name] for name in _PLAN_COLUMNS}
+        params: dict[str, Any] = {name: new.plan[name] for name in NEW_PLAN_COLUMNS}
         params.update({name: json_dumps(params[name]) for name in _JSON_COLUMNS})
         params.update({f"pupil_{name}": (new.pupil or {}).get(name) for name in _PUPIL_COLUMNS})
         params.update(
@@ -116,7 +118,7 @@ def _plan_values() -> str:
              "end_date": "DATE", "latest_end_date": "DATE", "extended_beyond_maximum": "BOOLEAN",
              "school_id": "INTEGER", "lead_user_id": "INTEGER", "version": "INTEGER", "created_at": "TIMESTAMPTZ",
              "updated_at": "TIMESTAMPTZ", "closed_at": "TIMESTAMPTZ"}
-    return ", ".join(f"CAST(:{name} AS {casts[name]})" if name in casts else f":{name}" for name in _PLAN_COLUMNS)
+    return ", ".join(f"CAST(:{name} AS {casts[name]})" if name in casts else f":{name}" for name in NEW_PLAN_COLUMNS)
 
 
 def _with_plan_id(reminder: dict[str, Any], plan_id: int) -> dict[str, Any]:
@@ -138,7 +140,7 @@ WITH new_pupil AS (
      UNION ALL
     SELECT CAST(:pupil_id AS INTEGER) WHERE NOT CAST(:new_pupil AS BOOLEAN)
 ), plan AS (
-    INSERT INTO plans (pupil_id, {", ".join(_PLAN_COLUMNS)})
+    INSERT INTO plans (pupil_id, {", ".join(NEW_PLAN_COLUMNS)})
     SELECT pupil.id, {_plan_values()}
       FROM pupil
  RETURNING id, pupil_id

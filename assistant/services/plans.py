@@ -35,7 +35,7 @@ from rules.reviews import review_dates_problem
 from storage.db import SessionFactory
 from storage.errors import ConflictError
 from storage.models import Consultation, Plan, PlanStatus, Reminder, Review, User
-from storage.plan_writes import PLAN_ID, NewPlan
+from storage.plan_writes import NEW_PLAN_COLUMNS, PLAN_ID, NewPlan
 from storage.types import utcnow
 from storage.uow import UnitOfWork, as_unit_of_work
 
@@ -305,7 +305,7 @@ def _new_plan_rows(plan: Plan, case: Case, decision: Decision, *, pupil: dict[st
     reminders = _wanted_reminders(plan, PLAN_ID, decision, calendar, now, reviews_due=review_dates,
                                   consultations=list(consultations.values()))
     return NewPlan(
-        plan={name: getattr(plan, name) for name in _NEW_PLAN_COLUMNS},
+        plan={name: getattr(plan, name) for name in NEW_PLAN_COLUMNS},
         pupil=pupil, pupil_id=pupil_id,
         consultations=[{"role": c.role, "requirement": c.requirement, "status": c.status, "created_at": now,
                         "updated_at": now, "note": None} for c in sorted(consultations.values(), key=lambda c: c.role)],
@@ -317,9 +317,6 @@ def _new_plan_rows(plan: Plan, case: Case, decision: Decision, *, pupil: dict[st
                "detail_json": {"summary": summary, "outcome": decision.outcome}},
     )
 
-
-#: A new plan's columns but the two the database gives (its id and, for a new pupil, the pupil's).
-_NEW_PLAN_COLUMNS = tuple(c.name for c in Plan.__table__.columns if c.name not in ("id", "pupil_id"))  # type: ignore[attr-defined]
 
 
 def _owe_la_notification(uow: UnitOfWork, plan: Plan, decision: Decision,
