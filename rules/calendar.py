@@ -154,11 +154,11 @@ class SchoolCalendar:
             day += _ONE_DAY
         return days
 
+
 def calendar_for(case: Case) -> SchoolCalendar:
     """The calendar a case is counted in: weekdays that are not England's bank holidays, less
     the school's own closures given with the case."""
     return SchoolCalendar((c.from_, c.to) for c in case.calendar.closures)
-
 
 
 def end_of_calendar_weeks(start: date, weeks: float) -> date:

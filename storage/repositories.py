@@ -204,6 +204,23 @@ class PupilRepository:
         return pupil
 
 
+def merge_consultations(rows: dict[str, Consultation], plan_id: int | None,
+                        wanted: Iterable[tuple[str, str, str | None]], at: datetime) -> list[Consultation]:
+    """Bring ``rows`` (a plan's consultations by role) in line with ``wanted`` (role, requirement,
+    status), as :meth:`PlanRepository.upsert_consultation` would one by one: a known role's row
+    is updated, a new role gets a new row, added to ``rows`` and returned (not to the session)."""
+    added = []
+    for role, requirement, status in wanted:
+        row = rows.get(role)
+        if row is None:
+            rows[role] = row = Consultation(plan_id=plan_id, role=role, requirement=requirement or "consult",
+                                            status=status or "not_contacted", created_at=at, updated_at=at)
+            added.append(row)
+        else:
+            _update_consultation(row, at, requirement=requirement, status=status)
+    return added
+
+
 def _update_consultation(row: Consultation, at: datetime, **values: str | None) -> None:
     """Set the given fields (None: leave as is); ``updated_at`` moves only if one changed."""
     changed = False
@@ -334,14 +351,7 @@ class PlanRepository:
         as :meth:`upsert_consultation` would one by one, with one read and one flush. Returns
         them all."""
         rows = {c.role: c for c in self.consultations(plan_id)}
-        for role, requirement, status in wanted:
-            row = rows.get(role)
-            if row is None:
-                rows[role] = row = Consultation(plan_id=plan_id, role=role, requirement=requirement or "consult",
-                                                status=status or "not_contacted", created_at=at, updated_at=at)
-                self.session.add(row)
-            else:
-                _update_consultation(row, at, requirement=requirement, status=status)
+        self.session.add_all(merge_consultations(rows, plan_id, wanted, at))
         self.session.flush()
         return sorted(rows.values(), key=lambda c: c.role)
 

@@ -36,6 +36,7 @@ from storage.db import SessionFactory
 from storage.errors import ConflictError
 from storage.models import Consultation, Plan, PlanStatus, Reminder, Review, User
 from storage.plan_writes import NEW_PLAN_COLUMNS, PLAN_ID, NewPlan
+from storage.repositories import merge_consultations
 from storage.types import utcnow
 from storage.uow import UnitOfWork, as_unit_of_work
 
@@ -206,12 +207,16 @@ def _take_decision(plan: Plan, case: Case, decision: Decision) -> None:
     plan.status = _status_for(plan, decision)
 
 
+def _consultees(decision: Decision) -> list[tuple[str, str, str | None]]:
+    """The consultations the decision asks for: (role, requirement, status)."""
+    return [(c.role, c.requirement, c.status) for c in decision.consultees]
+
+
 def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision, now: datetime) -> None:
     """Store the case and decision and bring consultations, scheduled reviews, status
     and reminders in line with them."""
     _take_decision(plan, case, decision)
-    consultations = uow.plans.sync_consultations(
-        plan.id, [(c.role, c.requirement, c.status) for c in decision.consultees], at=now)
+    consultations = uow.plans.sync_consultations(plan.id, _consultees(decision), at=now)
 
     pack = load_pack(case.policy)
     calendar = calendar_for(case)
@@ -291,15 +296,7 @@ def _new_plan_rows(plan: Plan, case: Case, decision: Decision, *, pupil: dict[st
     nothing yet: consultations for the decision's consultees, the reviews and reminders it
     schedules, its first version and the audit row of its creation."""
     consultations: dict[str, Consultation] = {}
-    for consultee in decision.consultees:  # as PlanRepository.sync_consultations makes them
-        stored = consultations.get(consultee.role)
-        if stored is None:
-            consultations[consultee.role] = Consultation(
-                role=consultee.role, requirement=consultee.requirement or "consult",
-                status=consultee.status or "not_contacted", created_at=now, updated_at=now)
-        else:
-            stored.requirement = consultee.requirement or stored.requirement
-            stored.status = consultee.status or stored.status
+    merge_consultations(consultations, None, _consultees(decision), now)
     calendar = calendar_for(case)
     review_dates = _review_dates(plan, decision, load_pack(case.policy), calendar)
     reminders = _wanted_reminders(plan, PLAN_ID, decision, calendar, now, reviews_due=review_dates,
@@ -307,8 +304,9 @@ def _new_plan_rows(plan: Plan, case: Case, decision: Decision, *, pupil: dict[st
     return NewPlan(
         plan={name: getattr(plan, name) for name in NEW_PLAN_COLUMNS},
         pupil=pupil, pupil_id=pupil_id,
-        consultations=[{"role": c.role, "requirement": c.requirement, "status": c.status, "created_at": now,
-                        "updated_at": now, "note": None} for c in sorted(consultations.values(), key=lambda c: c.role)],
+        consultations=[{"role": c.role, "requirement": c.requirement, "status": c.status, "created_at": c.created_at,
+                        "updated_at": c.updated_at, "note": c.note}
+                       for c in sorted(consultations.values(), key=lambda c: c.role)],
         review_dates=review_dates if plan.status != PlanStatus.CLOSED else [],
         reminders=[_reminder_row(plan, r, now) for r in reminders],
         version={"version": plan.version, "snapshot_json": _snapshot(plan), "changed_by": actor_user_id,
@@ -316,7 +314,6 @@ def _new_plan_rows(plan: Plan, case: Case, decision: Decision, *, pupil: dict[st
         audit={"at": now, "actor_user_id": actor_user_id, "action": "create", "school_id": plan.school_id,
                "detail_json": {"summary": summary, "outcome": decision.outcome}},
     )
-
 
 
 def _owe_la_notification(uow: UnitOfWork, plan: Plan, decision: Decision,
