@@ -77,7 +77,7 @@ def send_message(conversation_id: str) -> ResponseReturnValue:
         raise ConversationError("Send the answer as {\"text\": \"...\"}: yes/no, a date, a choice or a number.")
     view = conversation_service.send(db(), require_user(), conversation_id, str(text),
                                      expected_version=_expected_version(body), today=today(),
-                                     read=read_with_caller(conversation_id))
+                                     read=read_with_caller())
     return jsonify(view.public())
 
 
@@ -85,7 +85,7 @@ def send_message(conversation_id: str) -> ResponseReturnValue:
 def get_conversation(conversation_id: str) -> ResponseReturnValue:
     transcript = request.args.get("transcript") in ("1", "true", "yes")
     view = conversation_service.get(db(), require_user(), conversation_id, with_transcript=transcript,
-                                    read=read_with_caller(conversation_id))
+                                    read=read_with_caller())
     return jsonify(view.public())
 
 

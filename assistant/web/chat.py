@@ -49,7 +49,7 @@ def start() -> ResponseReturnValue:
 def show(conversation_id: str) -> ResponseReturnValue:
     try:
         view = conversation_service.get(db(), require_user(), conversation_id, with_transcript=True,
-                                        read=read_with_caller(conversation_id))
+                                        read=read_with_caller())
     except NotFoundError:
         abort(404, description="No such conversation of yours.")
     return render_template("chat.html", view=view, policy_title=load_pack(view.policy).title)
@@ -63,7 +63,7 @@ def answer(conversation_id: str) -> ResponseReturnValue:
     session, user = db(), require_user()
     try:
         view = conversation_service.send(session, user, conversation_id, text, expected_version=version,
-                                         today=today(), read=read_with_caller(conversation_id))
+                                         today=today(), read=read_with_caller())
     except NotFoundError:
         abort(404, description="No such conversation of yours.")
     except ConflictError as error:

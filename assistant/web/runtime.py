@@ -62,11 +62,10 @@ def require_user() -> User:
     return user
 
 
-def read_with_caller(conversation_id: str) -> ConversationRecord | None:
-    """The conversation ``conversation_id`` as read with the signed-in caller (if it is theirs),
-    for the service to use rather than read it again."""
-    conversation = g.get("conversation")
-    return conversation if conversation is not None and conversation.id == conversation_id else None
+def read_with_caller() -> ConversationRecord | None:
+    """The conversation the route names, as read with the signed-in caller (if it is theirs),
+    for the service to use rather than read it again (the service checks it is the one asked for)."""
+    return g.get("conversation")
 
 
 def today() -> date:
