@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import http.client
 import json
 import os
@@ -209,9 +210,11 @@ class Window:
     opened_at: float = 0.0
     cpu_at_open: float = 0.0
     _barrier: asyncio.Barrier = field(init=False)
+    open_event: asyncio.Event = field(init=False)
 
     def __post_init__(self) -> None:
         self._barrier = asyncio.Barrier(self.users)
+        self.open_event = asyncio.Event()
 
     async def open(self) -> None:
         """Wait for every user to be in position; the first to pass starts the clock."""
@@ -219,6 +222,7 @@ class Window:
         if not self.opened_at:
             self.opened_at, self.cpu_at_open = time.monotonic(), time.process_time()
             self.until = self.opened_at + self.seconds
+            self.open_event.set()
 
 
 async def next_request(client: Client, body: dict[str, Any], answers: dict[str, str]) -> tuple[int, Any, float]:
@@ -339,7 +343,35 @@ async def one_user_alone(port: int, token: str, interviews: int = 3, pings: int 
         await client.close()
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Hold off the load generator's own garbage collector while the users run. This process
+    imported the app to seed its database, so a full collection here walks a few hundred thousand
+    objects: 20–70 ms in which no reply is read, and every request then in flight is timed that
+    much slower, as if the server had stalled. Replies are freed as they are dropped; what is
+    alive beforehand is frozen (never walked again) and collecting resumes between phases."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 CLIENT_CPU: dict[str, list[float]] = {}  # per phase label, one figure per round
+CLIENT_STALL: dict[str, list[float]] = {}  # per phase label, the longest pause of the load generator per round
+
+
+async def watch_client(window: Window, label: str, every: float = 0.005) -> None:
+    """How late the load generator's event loop ran while the window was open (its longest
+    pause, in seconds): replies that arrive while it is stalled are timed late by as much."""
+    await window.open_event.wait()
+    longest = 0.0
+    while (now := time.monotonic()) < window.until:
+        await asyncio.sleep(every)
+        longest = max(longest, time.monotonic() - now - every)
+    CLIENT_STALL.setdefault(label, []).append(longest)
 
 
 def in_parallel(user: Callable[[str, Pacer, Window, random.Random], Awaitable[None]], tokens: list[str],
@@ -351,9 +383,12 @@ def in_parallel(user: Callable[[str, Pacer, Window, random.Random], Awaitable[No
     window = Window(seconds, len(tokens))
 
     async def everyone() -> None:
+        watch = asyncio.create_task(watch_client(window, label))
         await asyncio.gather(*(user(token, Pacer(interval, rng), window, rng) for token in tokens))
+        await watch
 
-    asyncio.run(everyone())
+    with collector_paused():
+        asyncio.run(everyone())
     elapsed = time.monotonic() - window.opened_at
     # The load generator's own CPU while the window was open (not in the head starts).
     CLIENT_CPU.setdefault(label, []).append((time.process_time() - window.cpu_at_open) / elapsed if elapsed else 0.0)
@@ -593,12 +628,14 @@ def bench_backend(backend: str, database_url: str, args: argparse.Namespace) -> 
     tokens = seed(database_url, args.users)
     interval = args.users / args.rate if args.rate > 0 else 0.0
     CLIENT_CPU.clear()
+    CLIENT_STALL.clear()
     with gunicorn(database_url, args.workers, args.worker_class, args.threads) as port:
         # Warm up every worker (imports, policy packs, connections) before measuring.
         warm = Samples()
         in_parallel(lambda t, p, w, r: run_floor(port, t, p, w, warm), tokens[: args.workers * 4], 0.0, 2.0,
                     "warm-up")
-        alone = asyncio.run(one_user_alone(port, tokens[0]))
+        with collector_paused():
+            alone = asyncio.run(one_user_alone(port, tokens[0]))
         turns = alone.turns
         floor_max = run_phase("floor, flat out", port, tokens, args, interval=0.0)
         turns_max = run_phase("interview turns, flat out", port, tokens, args, interval=0.0,
@@ -625,6 +662,8 @@ def bench_backend(backend: str, database_url: str, args: argparse.Namespace) -> 
         show(result, args.users)
     print(f"load generator's own CPU (on the same {os.cpu_count()} cores as the server): "
           + ", ".join(f"{k} {max(v):.2f}" for k, v in CLIENT_CPU.items() if k != "warm-up") + " cores")
+    print("its longest pause in any round (replies arriving then are timed late by as much): "
+          + ", ".join(f"{k} {1000 * max(v):.1f} ms" for k, v in CLIENT_STALL.items() if k != "warm-up"))
     ratio_p50 = turns_paced.p50_ms / floor_paced.p50_ms if floor_paced.p50_ms else float("nan")
     ratio_p99 = turns_paced.p99_ms / floor_paced.p99_ms if floor_paced.p99_ms else float("nan")
     ratio_rate = floor_max.per_second / turns_max.per_second if turns_max.per_second else float("nan")
