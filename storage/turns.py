@@ -152,12 +152,27 @@ class TurnStore:
         self.insert_audit(conv.id, audit, conv.created_at)
 
     def write_turn(self, conv: ConversationRecord, *, loaded_version: int, answers: Sequence[Answer],
-                   lines_before: int, lines: Sequence[dict[str, Any]], audit: AuditEntry, now: datetime) -> bool:
+                   lines_before: int, lines: Sequence[dict[str, Any]], audit: AuditEntry, now: datetime,
+                   commit: bool = False) -> bool:
         """Store the conversation's new state (``conv``) as version ``loaded_version + 1``, its
         answers, transcript lines and audit row, if the stored conversation is still at
-        ``loaded_version``; False (nothing written) if another answer got in first."""
+        ``loaded_version``; False (nothing written) if another answer got in first.
+
+        ``commit``: then commit the session, whatever the outcome (the caller has written nothing
+        else in this transaction that must be undone if another answer got in first). On
+        PostgreSQL the COMMIT goes to the server with the write: one round trip instead of two."""
         if self.postgres and len(answers) == 1:
-            return self._write_turn_postgres(conv, loaded_version, answers[0], lines_before, lines, audit, now)
+            written = self._write_turn_postgres(conv, loaded_version, answers[0], lines_before, lines, audit, now,
+                                                commit=commit)
+        else:
+            written = self._write_turn_each(conv, loaded_version, answers, lines_before, lines, audit, now)
+        if commit:
+            self.session.commit()  # on PostgreSQL, committed already: only the session's bookkeeping is left
+        return written
+
+    def _write_turn_each(self, conv: ConversationRecord, loaded_version: int, answers: Sequence[Answer],
+                         lines_before: int, lines: Sequence[dict[str, Any]], audit: AuditEntry,
+                         now: datetime) -> bool:
         with self._cursor(_UPDATE_CONVERSATION) as cursor:
             cursor.execute(self._sql(_UPDATE_CONVERSATION), self._update_params(conv, loaded_version, now))
             if cursor.rowcount != 1:
@@ -196,7 +211,7 @@ class TurnStore:
 
     def _write_turn_postgres(self, conv: ConversationRecord, loaded_version: int, answer: Answer,
                              lines_before: int, lines: Sequence[dict[str, Any]], audit: AuditEntry,
-                             now: datetime) -> bool:
+                             now: datetime, *, commit: bool) -> bool:
         # One statement: one round trip to the server instead of four.
         raw, fact, accepted = answer
         params = {**self._update_params(conv, loaded_version, now), "fact": fact, "raw_text": raw,
@@ -204,7 +219,16 @@ class TurnStore:
                   "school_id": audit.school_id, "detail_json": self._json(audit.detail),
                   "lines_before": lines_before, "new_lines": self._json(list(lines))}
         with self._cursor(_PG_WRITE_TURN) as cursor:
-            cursor.execute(_PG_WRITE_TURN, params)
+            if commit:
+                # Pipelined with one Sync: the server gets the write and the COMMIT together and
+                # answers both at once. (The driver's own commit() would sync on its own: two
+                # round trips.) If the write fails, the server skips the COMMIT.
+                connection = cursor.connection
+                with connection.pipeline():
+                    cursor.execute(_PG_WRITE_TURN, params)
+                    connection.execute("COMMIT")
+            else:
+                cursor.execute(_PG_WRITE_TURN, params)
             return cursor.fetchone() is not None
 
     def _update_params(self, conv: ConversationRecord, loaded_version: int, now: datetime) -> dict[str, Any]:

@@ -470,9 +470,11 @@ def _send_once(session: Session, user: User, conversation_id: str, text: str, ex
     decision = _store_turn(conv, turn, answer=said)
     now = utcnow()
     begin_writing(session)
-    if conv.state_json.get("complete") and not stored.get("complete"):
+    saving = bool(conv.state_json.get("complete") and not stored.get("complete"))
+    if saving:
         _save_plan(session, user, conv, turn)
-    if not _write_turn(session, user, conv, loaded_version, answers, asked, now):
+    # With nothing else written, the write and its commit go together (a lost race writes nothing).
+    if not _write_turn(session, user, conv, loaded_version, answers, asked, now, commit=not saving):
         session.rollback()
         return None
     conv.version, conv.updated_at = loaded_version + 1, now
@@ -483,14 +485,14 @@ def _send_once(session: Session, user: User, conversation_id: str, text: str, ex
 
 
 def _write_turn(session: Session, user: User, conv: ConversationRecord, loaded_version: int,
-                answers: Sequence[Answer], asked: str | None, now: datetime) -> bool:
+                answers: Sequence[Answer], asked: str | None, now: datetime, *, commit: bool = False) -> bool:
     """Write the turn (the conversation's new state, the raw answers, the transcript lines, the
     audit row) if the conversation is still at ``loaded_version``; False if another answer got in
     first."""
     before, lines = _take_unwritten_lines(conv)
     detail = {"version": loaded_version + 1, "fact": asked, "finished": conv.finished, "plan_id": conv.plan_id}
     return TurnStore(session).write_turn(conv, loaded_version=loaded_version, answers=answers, lines_before=before,
-                                         lines=lines, audit=_audit("update", user, detail), now=now)
+                                         lines=lines, audit=_audit("update", user, detail), now=now, commit=commit)
 
 
 def get(session: Session, user: User, conversation_id: str, *, with_transcript: bool = False,

@@ -162,3 +162,45 @@ def test_an_answer_given_with_an_out_of_date_read_of_the_conversation_reads_it_a
     with session_factory() as session:
         assert [raw for _seq, _fact, raw, _ok in _answers(session, started.id)] == ["Y5", "mental health"]
         assert [d["fact"] for d in _updates(session, started.id)] == ["pupil.year_group", "reasons"]
+
+
+def test_an_answer_that_would_save_the_plan_but_lost_its_race_saves_no_second_plan(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    """The answer that saves the plan writes the plan and the turn in one transaction: if another
+    answer got in first, both are undone (an ordinary answer commits with its write)."""
+    from storage.models import Plan
+    from tests.e2e.conftest import derby_city_answers, scripted_answer
+
+    answers = derby_city_answers(TODAY)
+    with session_factory() as session:
+        user = session.get(User, staff.lead_id)
+        assert user is not None
+        view = conversation_service.start(session, user, "derby-city", TODAY, channel="api")
+        replies: list[ConversationView] = [view]
+        for _ in range(80):
+            if view.complete:
+                break
+            view = conversation_service.send(session, user, view.id,
+                                             scripted_answer(view.replies[-1].model_dump(), answers), today=TODAY)
+            replies.append(view)
+        assert view.complete and view.plan_id is not None, "the interview saved no plan"
+        before_saving = replies[-2]
+        last_answer = scripted_answer(before_saving.replies[-1].model_dump(), answers)
+
+        # The same interview again, stopped one answer short of saving; then the saving answer is
+        # given twice, the second time on a read from before the first.
+        again = conversation_service.start(session, user, "derby-city", TODAY, channel="api")
+        for earlier in replies[:-2]:
+            again = conversation_service.send(session, user, again.id,
+                                              scripted_answer(earlier.replies[-1].model_dump(), answers), today=TODAY)
+        stale = TurnStore(session).load(again.id)
+        assert stale is not None and not stale.state_json.get("complete")
+        saved = conversation_service.send(session, user, again.id, last_answer, today=TODAY)
+        assert saved.plan_id is not None
+        late = conversation_service.send(session, user, again.id, last_answer, today=TODAY, read=stale)
+        assert late.plan_id == saved.plan_id and late.version == saved.version + 1
+    with session_factory() as session:
+        plans = session.exec(select(Plan.id).where(Plan.school_id == staff.school_id)).all()
+        assert sorted(plans) == sorted([view.plan_id, saved.plan_id])
+        assert [raw for _seq, _fact, raw, _ok in _answers(session, again.id)][-2:] == [last_answer, last_answer]

@@ -133,9 +133,36 @@ def test_a_new_conversation_whose_id_is_taken_writes_nothing(
         assert session.get(Conversation, conversation_id).version == 4  # type: ignore[union-attr]
 
 
+def test_a_turn_written_with_its_commit_is_committed_and_the_session_goes_on(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    conversation_id = _add_conversation(session_factory, staff)
+    with session_factory() as session:
+        store, conv = _loaded(session, conversation_id)
+        conv.state_json = {**STATE, "lines": 3}
+        written = store.write_turn(
+            conv, loaded_version=4, answers=[("Year 5", "pupil.year_group", True)], lines_before=2,
+            lines=[{"speaker": "user", "text": "Year 5"}], audit=AuditEntry("update", staff.lead_id, None, {}),
+            now=CREATED, commit=True)
+        assert written
+        assert not session.in_transaction()
+        # Another connection sees it at once: nothing waits for this session's commit.
+        with session_factory() as other:
+            stored = other.get(Conversation, conversation_id)
+            assert stored is not None and (stored.version, stored.state_json) == (5, {**STATE, "lines": 3})
+            assert [a.raw_text for a in other.exec(select(ConversationAnswer))] == ["Year 5"]
+            assert [line.seq for line in other.exec(select(ConversationLine))] == [3]
+            assert [a.action for a in other.exec(select(AuditLog))] == ["update"]
+        # The session carries on in a new transaction, as after any commit.
+        session.commit()
+        again = TurnStore(session).load(conversation_id)
+        assert again is not None and again.version == 5
+
+
+@pytest.mark.parametrize("commit", [False, True], ids=["committed after", "committed with the write"])
 @pytest.mark.parametrize("answers", [1, 2], ids=["one answer", "two answers"])
 def test_a_turn_on_an_outdated_version_writes_nothing(
-    session_factory: sessionmaker[Session], staff: Staff, answers: int
+    session_factory: sessionmaker[Session], staff: Staff, answers: int, commit: bool
 ) -> None:
     conversation_id = _add_conversation(session_factory, staff)
     with session_factory() as session:
@@ -143,7 +170,7 @@ def test_a_turn_on_an_outdated_version_writes_nothing(
         written = store.write_turn(
             conv, loaded_version=3, answers=[("yes", "steps.parent_consent", True)] * answers, lines_before=2,
             lines=[{"speaker": "user", "text": "yes"}], audit=AuditEntry("update", staff.lead_id, None, {}),
-            now=CREATED)
+            now=CREATED, commit=commit)
         session.commit()
     assert not written
     with session_factory() as session:
@@ -195,8 +222,9 @@ def test_timestamps_are_stored_as_the_orm_stores_them(session_factory: sessionma
     assert raw[0] == raw[1]
 
 
+@pytest.mark.parametrize("commit", [False, True], ids=["committed after", "committed with the write"])
 def test_a_failed_write_comes_out_as_sqlalchemys_error_and_leaves_nothing_written(
-    session_factory: sessionmaker[Session], staff: Staff
+    session_factory: sessionmaker[Session], staff: Staff, commit: bool
 ) -> None:
     from sqlalchemy.exc import IntegrityError
 
@@ -205,7 +233,7 @@ def test_a_failed_write_comes_out_as_sqlalchemys_error_and_leaves_nothing_writte
         store, conv = _loaded(session, conversation_id)
         with pytest.raises(IntegrityError) as failure:
             store.write_turn(conv, loaded_version=4, answers=[("Y5", "pupil.year_group", True)], lines_before=2,
-                             lines=[], audit=AuditEntry("update", 999_999, None, {}), now=CREATED)
+                             lines=[], audit=AuditEntry("update", 999_999, None, {}), now=CREATED, commit=commit)
         assert "foreign key" in str(failure.value).lower()
         session.rollback()
         assert session.get(Conversation, conversation_id).version == 4  # type: ignore[union-attr]
