@@ -202,6 +202,36 @@ def upgrade_to_write(connection: Connection) -> bool:
     return True
 
 
+def read_outside_transaction(session: Session) -> None:
+    """On PostgreSQL, let the session's statements run each as its own transaction
+    (``AUTOCOMMIT``) until :func:`open_transaction`: a request that reads and then writes one
+    statement (an answer in an interview) sends neither BEGIN nor COMMIT, two of its four round
+    trips to the server. Its reads see what they would inside a transaction (at READ COMMITTED
+    every statement takes its own snapshot either way); what it does with them is checked by its
+    write. Call before the session's first statement; the pool puts the connection back to
+    transactions when it is returned. No-op on SQLite, whose reads are a deferred BEGIN (see
+    :data:`SQLITE_READ_ONLY`)."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def outside_transaction(connection: Connection) -> bool:
+    """Whether ``connection`` is running each statement as its own transaction (see
+    :func:`read_outside_transaction`)."""
+    return connection.dialect.name == "postgresql" and bool(connection.connection.driver_connection.autocommit)  # type: ignore[union-attr]
+
+
+def open_transaction(connection: Connection) -> bool:
+    """If ``connection`` is running statements outside a transaction (see
+    :func:`read_outside_transaction`), make its next statements one transaction, committed or
+    rolled back with the session's. Returns whether it did. (The driver begins the transaction
+    with the next statement; none is open before, so the switch sends nothing.)"""
+    if not outside_transaction(connection):
+        return False
+    connection.connection.driver_connection.autocommit = False  # type: ignore[union-attr]
+    return True
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A factory of SQLModel sessions; objects stay usable after commit."""
     return sessionmaker(bind=engine, class_=Session, expire_on_commit=False)

@@ -7,7 +7,11 @@ row. Through SQLAlchemy each statement costs 60–90 µs of Python (the ORM's id
 processing, the Core's parameter and result machinery) on top of the few microseconds SQLite
 takes to run it: a third of a turn's time. So these statements go straight to the DBAPI cursor
 of the session's own connection, inside whatever transaction the session has begun (on SQLite
-the read as a deferred ``BEGIN``, the writes after ``BEGIN IMMEDIATE``), and commit with it.
+the read as a deferred ``BEGIN``, the writes after ``BEGIN IMMEDIATE``), and commit with it. On
+PostgreSQL a request of a conversation reads outside a transaction (see
+:func:`storage.db.read_outside_transaction`): there a turn's one statement commits by itself,
+and a write of several statements, or one to be committed with the caller's other writes,
+begins a transaction first.
 
 Being beneath the session, they do not autoflush it (objects pending in the session are
 written at its next flush or commit, after these), and SQLAlchemy's statement events and echo
@@ -34,7 +38,7 @@ import orjson
 from sqlalchemy import exc
 from sqlmodel import Session
 
-from storage.db import json_dumps
+from storage.db import json_dumps, open_transaction, outside_transaction
 
 
 @dataclass(slots=True)
@@ -160,7 +164,11 @@ class TurnStore:
 
         ``commit``: then commit the session, whatever the outcome (the caller has written nothing
         else in this transaction that must be undone if another answer got in first). On
-        PostgreSQL the COMMIT goes to the server with the write: one round trip instead of two."""
+        PostgreSQL the COMMIT goes to the server with the write, one round trip instead of two,
+        or, where the request reads outside a transaction (see
+        :func:`storage.db.read_outside_transaction`), the one statement needs none."""
+        if not commit:
+            open_transaction(self.session.connection())  # to be committed with the caller's other writes
         if self.postgres and len(answers) == 1:
             written = self._write_turn_postgres(conv, loaded_version, answers[0], lines_before, lines, audit, now,
                                                 commit=commit)
@@ -173,6 +181,7 @@ class TurnStore:
     def _write_turn_each(self, conv: ConversationRecord, loaded_version: int, answers: Sequence[Answer],
                          lines_before: int, lines: Sequence[dict[str, Any]], audit: AuditEntry,
                          now: datetime) -> bool:
+        open_transaction(self.session.connection())  # several statements: all or none
         with self._cursor(_UPDATE_CONVERSATION) as cursor:
             cursor.execute(self._sql(_UPDATE_CONVERSATION), self._update_params(conv, loaded_version, now))
             if cursor.rowcount != 1:
@@ -219,7 +228,7 @@ class TurnStore:
                   "school_id": audit.school_id, "detail_json": self._json(audit.detail),
                   "lines_before": lines_before, "new_lines": self._json(list(lines))}
         with self._cursor(_PG_WRITE_TURN) as cursor:
-            if commit:
+            if commit and not outside_transaction(self.session.connection()):
                 # Pipelined with one Sync: the server gets the write and the COMMIT together and
                 # answers both at once. (The driver's own commit() would sync on its own: two
                 # round trips.) If the write fails, the server skips the COMMIT.

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from assistant.services.closures import closures_for_school
 from rules import known_policy_ids, load_pack
-from storage.db import SQLITE_READ_ONLY, upgrade_to_write
+from storage.db import SQLITE_READ_ONLY, open_transaction, read_outside_transaction, upgrade_to_write
 from storage.errors import ConflictError, NotFoundError
 from storage.models import Conversation, ConversationLine, LocalAuthority, School, User
 from storage.turns import Answer, AuditEntry, ConversationRecord, TurnStore
@@ -354,23 +354,39 @@ def _owned(session: Session, user: User, conversation_id: str, read: Conversatio
 
 
 # --------------------------------------------------------------------------- transactions
-def begin_reading(session: Session) -> None:
+def begin_reading(session: Session, *, outside_transaction: bool = False) -> None:
     """On SQLite, start the session's transaction as a read: a plain ``BEGIN`` that takes no
     write lock, so that a request computing its answer does not hold up every other writer.
     (PostgreSQL has no such lock: there the request stays one transaction.) No-op inside a
-    transaction already begun."""
-    if not session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+    transaction already begun.
+
+    ``outside_transaction``: on PostgreSQL, the request's statements run outside a transaction
+    until :func:`begin_writing` (see :func:`storage.db.read_outside_transaction`), which spares
+    a round trip to the server at each end. Only for requests whose every write comes after
+    :func:`begin_writing`: those of a conversation (an answer, a read of it)."""
+    if session.in_transaction():
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
         session.connection(execution_options={SQLITE_READ_ONLY: True})
+    elif outside_transaction:
+        read_outside_transaction(session)
 
 
-def begin_writing(session: Session) -> None:
+def begin_writing(session: Session, *, one_statement: bool = False) -> None:
     """Turn a read transaction begun by :func:`begin_reading` into a write transaction
-    (``BEGIN IMMEDIATE`` on SQLite). Whatever was read stays usable; optimistic version checks
-    catch anything changed in between. No-op otherwise (and when already writing)."""
+    (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL, reads outside a transaction become one).
+    Whatever was read stays usable; optimistic version checks catch anything changed in
+    between. No-op otherwise (and when already writing).
+
+    ``one_statement``: the write that follows is one statement (or begins a transaction for
+    itself, as :class:`storage.turns.TurnStore`'s writes of several statements do). Where the
+    reads ran outside a transaction, it then commits by itself, and no BEGIN is sent."""
     transaction = session.get_transaction()
     if transaction is None or session.info.get(_WRITING) is transaction:
         return
-    if upgrade_to_write(session.connection()):
+    connection = session.connection()
+    if upgrade_to_write(connection) or (not one_statement and open_transaction(connection)):
         session.info[_WRITING] = transaction
 
 
@@ -469,11 +485,12 @@ def _send_once(session: Session, user: User, conversation_id: str, text: str, ex
     said = _as_said(stored, text)
     decision = _store_turn(conv, turn, answer=said)
     now = utcnow()
-    begin_writing(session)
     saving = bool(conv.state_json.get("complete") and not stored.get("complete"))
+    # An ordinary answer writes one statement, committed with it; the answer that saves the plan
+    # writes the plan too, and a lost race must undo both.
+    begin_writing(session, one_statement=not saving)
     if saving:
         _save_plan(session, user, conv, turn)
-    # With nothing else written, the write and its commit go together (a lost race writes nothing).
     if not _write_turn(session, user, conv, loaded_version, answers, asked, now, commit=not saving):
         session.rollback()
         return None
@@ -501,7 +518,7 @@ def get(session: Session, user: User, conversation_id: str, *, with_transcript: 
     begin_reading(session)
     conv = _owned(session, user, conversation_id, read)
     view = _view(conv, transcript=_transcript(session, conv.id) if with_transcript else None)
-    begin_writing(session)
+    begin_writing(session, one_statement=True)
     TurnStore(session).insert_audit(conv.id, _audit("read", user, None), utcnow())
     session.commit()
     return view

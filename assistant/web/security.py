@@ -94,8 +94,12 @@ def load_user() -> ResponseReturnValue | None:
     g.conversation = None
     if request.path.startswith(CSRF_EXEMPT_PREFIXES) or request.endpoint == "static":
         return None
-    # A route naming a conversation gets it read with the caller, in the same query.
+    # A route naming a conversation gets it read with the caller, in the same query. Its writes
+    # (the answer, or the audit row of a read) come after begin_writing, so on PostgreSQL its
+    # reads need no transaction: no BEGIN, and an answer's one statement no COMMIT.
     conversation_id = (request.view_args or {}).get("conversation_id")
+    if conversation_id is not None:
+        begin_reading(db(), outside_transaction=True)
     if "Authorization" in request.headers:
         token = _bearer_token()
         caller = auth.caller_for_token(db(), token, conversation_id=conversation_id) if token else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
@@ -164,11 +165,13 @@ def test_an_answer_given_with_an_out_of_date_read_of_the_conversation_reads_it_a
         assert [d["fact"] for d in _updates(session, started.id)] == ["pupil.year_group", "reasons"]
 
 
+@pytest.mark.parametrize("outside_transaction", [False, True], ids=["read in a transaction", "read outside one"])
 def test_an_answer_that_would_save_the_plan_but_lost_its_race_saves_no_second_plan(
-    session_factory: sessionmaker[Session], staff: Staff
+    session_factory: sessionmaker[Session], staff: Staff, outside_transaction: bool
 ) -> None:
     """The answer that saves the plan writes the plan and the turn in one transaction: if another
-    answer got in first, both are undone (an ordinary answer commits with its write)."""
+    answer got in first, both are undone (an ordinary answer commits with its write), also when
+    the request read outside a transaction, as a request of a conversation does on PostgreSQL."""
     from storage.models import Plan
     from tests.e2e.conftest import derby_city_answers, scripted_answer
 
@@ -198,6 +201,7 @@ def test_an_answer_that_would_save_the_plan_but_lost_its_race_saves_no_second_pl
         assert stale is not None and not stale.state_json.get("complete")
         saved = conversation_service.send(session, user, again.id, last_answer, today=TODAY)
         assert saved.plan_id is not None
+        conversation_service.begin_reading(session, outside_transaction=outside_transaction)
         late = conversation_service.send(session, user, again.id, last_answer, today=TODAY, read=stale)
         assert late.plan_id == saved.plan_id and late.version == saved.version + 1
     with session_factory() as session:

@@ -325,3 +325,55 @@ def test_a_postgres_connection_used_a_moment_ago_is_not_pinged(postgres_database
         assert pings == [] and statements == ["SELECT 2"]
     finally:
         engine.dispose()
+
+
+def _schools(session_factory: sessionmaker[Session]) -> list[str]:
+    """The schools another request would see now (a read: on SQLite it waits for no writer)."""
+    with make_read_only_session_factory(session_factory.kw["bind"])() as session:
+        return sorted(session.exec(select(School.name)).all())
+
+
+def _add_school(session: Session, name: str) -> None:
+    session.execute(text("INSERT INTO schools (name) VALUES (:name)"), {"name": name})
+
+
+def test_reads_outside_a_transaction_then_a_one_statement_write_commits_by_itself_on_postgres(
+    session_factory: sessionmaker[Session], backend: str
+) -> None:
+    """On PostgreSQL a request of a conversation reads outside a transaction and its one write
+    commits by itself (no BEGIN, no COMMIT); on SQLite it is a deferred read as ever."""
+    with session_factory() as session:
+        begin_reading(session, outside_transaction=True)
+        assert session.exec(select(School)).all() == []
+        begin_writing(session, one_statement=True)
+        _add_school(session, "Oak Primary")
+        if backend == "postgresql":
+            assert _schools(session_factory) == ["Oak Primary"]  # seen elsewhere before any commit
+        session.commit()
+    assert _schools(session_factory) == ["Oak Primary"]
+
+
+def test_writes_after_reads_outside_a_transaction_are_one_transaction_again(
+    session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session:
+        begin_reading(session, outside_transaction=True)
+        assert session.exec(select(School)).all() == []
+        begin_writing(session)
+        _add_school(session, "Oak Primary")
+        _add_school(session, "Elm Primary")
+        assert _schools(session_factory) == []  # nothing is seen before the commit…
+        session.rollback()
+    assert _schools(session_factory) == []  # …and nothing was written
+
+
+def test_a_connection_that_read_outside_a_transaction_goes_back_to_the_pool_transactional(
+    session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session:
+        begin_reading(session, outside_transaction=True)
+        session.exec(select(School)).all()
+    with session_factory() as session:  # the pool's only idle connection: the same one
+        _add_school(session, "Oak Primary")
+        session.rollback()
+    assert _schools(session_factory) == []

@@ -266,3 +266,55 @@ def test_a_connection_lost_during_a_turn_is_reported_and_replaced(postgres_datab
             assert session.execute(text("SELECT pg_backend_pid()")).scalar() != pid
     finally:
         engine.dispose()
+
+
+def test_outside_a_transaction_a_turn_written_to_commit_later_waits_for_that_commit(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    """A turn written with the rest of the caller's transaction (the answer that saves a plan)
+    opens one where the request was reading outside a transaction: a rollback undoes it."""
+    from storage.db import read_outside_transaction
+
+    conversation_id = _add_conversation(session_factory, staff)
+    with session_factory() as session:
+        read_outside_transaction(session)
+        store, conv = _loaded(session, conversation_id)
+        assert store.write_turn(conv, loaded_version=4, answers=[("Y5", "pupil.year_group", True)], lines_before=2,
+                                lines=[], audit=AuditEntry("update", staff.lead_id, None, {}), now=CREATED)
+        session.rollback()
+    with session_factory() as session:
+        assert session.get(Conversation, conversation_id).version == 4  # type: ignore[union-attr]
+        assert session.exec(select(AuditLog)).all() == []
+
+
+@pytest.mark.parametrize("answers", [1, 2], ids=["one answer", "two answers"])
+def test_outside_a_transaction_a_turn_written_with_its_commit_is_all_or_nothing(
+    session_factory: sessionmaker[Session], staff: Staff, answers: int
+) -> None:
+    """One answer is one statement; two are several, which then run as one transaction."""
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.db import read_outside_transaction
+
+    conversation_id = _add_conversation(session_factory, staff)
+    with session_factory() as session:
+        read_outside_transaction(session)
+        store, conv = _loaded(session, conversation_id)
+        with pytest.raises(IntegrityError):
+            store.write_turn(conv, loaded_version=4, answers=[("Y5", "pupil.year_group", True)] * answers,
+                             lines_before=2, lines=[{"speaker": "user", "text": "Y5"}],
+                             audit=AuditEntry("update", 999_999, None, {}), now=CREATED, commit=True)
+        session.rollback()
+    with session_factory() as session:
+        assert session.get(Conversation, conversation_id).version == 4  # type: ignore[union-attr]
+        assert session.exec(select(ConversationAnswer)).all() == []
+        assert session.exec(select(ConversationLine)).all() == []
+    with session_factory() as session:
+        read_outside_transaction(session)
+        store, conv = _loaded(session, conversation_id)
+        assert store.write_turn(conv, loaded_version=4, answers=[("Y5", "pupil.year_group", True)] * answers,
+                                lines_before=2, lines=[], audit=AuditEntry("update", staff.lead_id, None, {}),
+                                now=CREATED, commit=True)
+    with session_factory() as session:
+        assert session.get(Conversation, conversation_id).version == 5  # type: ignore[union-attr]
+        assert len(session.exec(select(ConversationAnswer)).all()) == answers
