@@ -291,7 +291,7 @@ def _store_turn(conv: ConversationRecord, turn: Any, *, answer: str | None) -> d
     lines.extend(_transcript_for(replies))
     state = _attr(turn, "state")
     conv.state_json = {
-        "engine": _dump(state),
+        "engine": _stored_engine_state(state),
         "replies": [r.model_dump(mode="json") for r in replies],
         "lines": int(previous.get("lines") or 0),
         "phase": _phase(state),
@@ -302,6 +302,20 @@ def _store_turn(conv: ConversationRecord, turn: Any, *, answer: str | None) -> d
         conv.state_json["saved_answers"] = previous["saved_answers"]
     conv.finished = bool(_attr(turn, "finished"))
     return _dump(_attr(turn, "decision"))
+
+
+def _stored_engine_state(state: Any) -> dict[str, Any]:
+    """The engine's state as stored, without the written plan's timetable: only the turn that
+    finishes the plan uses it (to save the plan, which keeps it), the engine builds it again
+    whenever the plan is finished again, and at 7 KB it is most of the state by then; stored, it
+    would be rewritten by every later answer."""
+    if isinstance(state, BaseModel):
+        return state.model_dump(mode="json", exclude={"plan": {"timetable"}})
+    stored = _dump(state)
+    plan = stored.get("plan")
+    if isinstance(plan, dict) and "timetable" in plan:
+        stored = {**stored, "plan": {k: v for k, v in plan.items() if k != "timetable"}}
+    return stored
 
 
 def _add_reply(conv: ConversationRecord, reply: ReplyView) -> None:

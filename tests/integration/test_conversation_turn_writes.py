@@ -208,3 +208,32 @@ def test_an_answer_that_would_save_the_plan_but_lost_its_race_saves_no_second_pl
         plans = session.exec(select(Plan.id).where(Plan.school_id == staff.school_id)).all()
         assert sorted(plans) == sorted([view.plan_id, saved.plan_id])
         assert [raw for _seq, _fact, raw, _ok in _answers(session, again.id)][-2:] == [last_answer, last_answer]
+
+
+def test_the_saved_plan_keeps_the_timetable_and_the_conversation_leaves_it_out(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    """The timetable is most of a finished conversation's state; the plan keeps it, and every
+    later answer would rewrite it with the conversation."""
+    from storage.models import Plan
+    from tests.e2e.conftest import derby_city_answers, scripted_answer
+
+    answers = derby_city_answers(TODAY)
+    with session_factory() as session:
+        user = session.get(User, staff.lead_id)
+        assert user is not None
+        view = conversation_service.start(session, user, "derby-city", TODAY, channel="api")
+        for _ in range(80):
+            if view.complete:
+                break
+            view = conversation_service.send(session, user, view.id,
+                                             scripted_answer(view.replies[-1].model_dump(), answers), today=TODAY)
+        summary = conversation_service.send(session, user, view.id, "summary", today=TODAY)
+    assert view.plan_id is not None and "Weekly hours" in summary.replies[0].text
+    with session_factory() as session:
+        plan = session.get(Plan, view.plan_id)
+        stored = session.get(Conversation, view.id)
+        assert plan is not None and stored is not None
+        assert len(plan.timetable_json["timetable"]["weeks"]) >= 4
+        written = stored.state_json["engine"]["plan"]
+        assert "timetable" not in written and written["weeks"] and written["first_name"] == "Alex"
