@@ -634,8 +634,9 @@ def _save_plan(session: Session, user: User, conv: ConversationRecord, turn: Any
         _add_reply(conv, ReplyView(text=said))
         return
     if user.school_id is None or not can_change_school(user, user.school_id):
-        _add_reply(conv, ReplyView(text="Your account is not a school staff account, so the plan was not saved; "
-                                        "download it from here or ask your administrator to link your account."))
+        _add_reply(conv, ReplyView(text="Your account is not a school staff account, so the plan was not saved. "
+                                        "Ask your administrator to link your account to the pupil's school, then "
+                                        "save it from a school account."))
         return
     born = written.get("date_of_birth") or answers_now.get("pupil.date_of_birth")
     pupil = plan_service.PupilDetails(

@@ -237,3 +237,28 @@ def test_the_saved_plan_keeps_the_timetable_and_the_conversation_leaves_it_out(
         assert len(plan.timetable_json["timetable"]["weeks"]) >= 4
         written = stored.state_json["engine"]["plan"]
         assert "timetable" not in written and written["weeks"] and written["first_name"] == "Alex"
+
+
+def test_a_plan_written_from_an_account_of_no_school_is_not_saved_and_the_reply_says_so(
+    session_factory: sessionmaker[Session], staff: Staff
+) -> None:
+    """An EWO's account belongs to the LA, not a school: the plan has no school to be saved to,
+    and the reply promises nothing the chat cannot do."""
+    from storage.models import Plan
+    from tests.e2e.conftest import derby_city_answers, scripted_answer
+
+    answers = derby_city_answers(TODAY)
+    with session_factory() as session:
+        ewo = session.get(User, staff.ewo_id)
+        assert ewo is not None and ewo.school_id is None
+        view = conversation_service.start(session, ewo, "derby-city", TODAY, channel="api")
+        for _ in range(80):
+            if view.complete:
+                break
+            view = conversation_service.send(session, ewo, view.id,
+                                             scripted_answer(view.replies[-1].model_dump(), answers), today=TODAY)
+    assert view.complete and view.plan_id is None
+    said = view.replies[-1].text
+    assert "not saved" in said and "administrator" in said and "download" not in said
+    with session_factory() as session:
+        assert session.exec(select(Plan.id)).all() == []
