@@ -165,6 +165,22 @@ def test_an_answer_given_with_an_out_of_date_read_of_the_conversation_reads_it_a
         assert [d["fact"] for d in _updates(session, started.id)] == ["pupil.year_group", "reasons"]
 
 
+def _interview_to_its_end(session: Session, user: User) -> list[ConversationView]:
+    """A Derby City interview answered as a member of staff would, to its written plan: every
+    view it went through, the last one complete."""
+    from tests.e2e.conftest import derby_city_answers, scripted_answer
+
+    answers = derby_city_answers(TODAY)
+    views = [conversation_service.start(session, user, "derby-city", TODAY, channel="api")]
+    for _ in range(80):
+        if views[-1].complete:
+            return views
+        views.append(conversation_service.send(session, user, views[-1].id,
+                                               scripted_answer(views[-1].replies[-1].model_dump(), answers),
+                                               today=TODAY))
+    raise AssertionError(f"the interview did not end: {views[-1].replies[-1].text}")
+
+
 @pytest.mark.parametrize("outside_transaction", [False, True], ids=["read in a transaction", "read outside one"])
 def test_an_answer_that_would_save_the_plan_but_lost_its_race_saves_no_second_plan(
     session_factory: sessionmaker[Session], staff: Staff, outside_transaction: bool
@@ -179,15 +195,9 @@ def test_an_answer_that_would_save_the_plan_but_lost_its_race_saves_no_second_pl
     with session_factory() as session:
         user = session.get(User, staff.lead_id)
         assert user is not None
-        view = conversation_service.start(session, user, "derby-city", TODAY, channel="api")
-        replies: list[ConversationView] = [view]
-        for _ in range(80):
-            if view.complete:
-                break
-            view = conversation_service.send(session, user, view.id,
-                                             scripted_answer(view.replies[-1].model_dump(), answers), today=TODAY)
-            replies.append(view)
-        assert view.complete and view.plan_id is not None, "the interview saved no plan"
+        replies = _interview_to_its_end(session, user)
+        view = replies[-1]
+        assert view.plan_id is not None, "the interview saved no plan"
         before_saving = replies[-2]
         last_answer = scripted_answer(before_saving.replies[-1].model_dump(), answers)
 
@@ -216,18 +226,11 @@ def test_the_saved_plan_keeps_the_timetable_and_the_conversation_leaves_it_out(
     """The timetable is most of a finished conversation's state; the plan keeps it, and every
     later answer would rewrite it with the conversation."""
     from storage.models import Plan
-    from tests.e2e.conftest import derby_city_answers, scripted_answer
 
-    answers = derby_city_answers(TODAY)
     with session_factory() as session:
         user = session.get(User, staff.lead_id)
         assert user is not None
-        view = conversation_service.start(session, user, "derby-city", TODAY, channel="api")
-        for _ in range(80):
-            if view.complete:
-                break
-            view = conversation_service.send(session, user, view.id,
-                                             scripted_answer(view.replies[-1].model_dump(), answers), today=TODAY)
+        view = _interview_to_its_end(session, user)[-1]
         summary = conversation_service.send(session, user, view.id, "summary", today=TODAY)
     assert view.plan_id is not None and "Weekly hours" in summary.replies[0].text
     with session_factory() as session:
@@ -245,19 +248,12 @@ def test_a_plan_written_from_an_account_of_no_school_is_not_saved_and_the_reply_
     """An EWO's account belongs to the LA, not a school: the plan has no school to be saved to,
     and the reply promises nothing the chat cannot do."""
     from storage.models import Plan
-    from tests.e2e.conftest import derby_city_answers, scripted_answer
 
-    answers = derby_city_answers(TODAY)
     with session_factory() as session:
         ewo = session.get(User, staff.ewo_id)
         assert ewo is not None and ewo.school_id is None
-        view = conversation_service.start(session, ewo, "derby-city", TODAY, channel="api")
-        for _ in range(80):
-            if view.complete:
-                break
-            view = conversation_service.send(session, ewo, view.id,
-                                             scripted_answer(view.replies[-1].model_dump(), answers), today=TODAY)
-    assert view.complete and view.plan_id is None
+        view = _interview_to_its_end(session, ewo)[-1]
+    assert view.plan_id is None
     said = view.replies[-1].text
     assert "not saved" in said and "administrator" in said and "download" not in said
     with session_factory() as session:
