@@ -304,18 +304,12 @@ def _store_turn(conv: ConversationRecord, turn: Any, *, answer: str | None) -> d
     return _dump(_attr(turn, "decision"))
 
 
-def _stored_engine_state(state: Any) -> dict[str, Any]:
+def _stored_engine_state(state: BaseModel) -> dict[str, Any]:
     """The engine's state as stored, without the written plan's timetable: only the turn that
     finishes the plan uses it (to save the plan, which keeps it), the engine builds it again
     whenever the plan is finished again, and at 7 KB it is most of the state by then; stored, it
     would be rewritten by every later answer."""
-    if isinstance(state, BaseModel):
-        return state.model_dump(mode="json", exclude={"plan": {"timetable"}})
-    stored = _dump(state)
-    plan = stored.get("plan")
-    if isinstance(plan, dict) and "timetable" in plan:
-        stored = {**stored, "plan": {k: v for k, v in plan.items() if k != "timetable"}}
-    return stored
+    return state.model_dump(mode="json", exclude={"plan": {"timetable"}})
 
 
 def _add_reply(conv: ConversationRecord, reply: ReplyView) -> None:
