@@ -133,6 +133,8 @@ def median_ms(records: list[dict[str, Any]], key: str) -> float:
 
 
 def show(grouped: dict[str, list[dict[str, Any]]]) -> None:
+    from bench.web_load import Alone
+
     for kind, records in grouped.items():
         if not records:
             continue
@@ -145,20 +147,22 @@ def show(grouped: dict[str, list[dict[str, Any]]]) -> None:
             print(f"{'':<9}{name:<40} {mean:6.3f} ms")
     floor, answer = median_ms(grouped["floor"], "wall"), median_ms(grouped["answer"], "wall")
     save, start = median_ms(grouped["save"], "wall"), median_ms(grouped["start"], "wall")
-    interviews = len(grouped["save"])
-    answers = len(grouped["answer"]) + interviews
-    per_answer = (sum(r["wall"] for kind in ("start", "answer", "save") for r in grouped[kind]) * 1000 / answers)
+    walls = {kind: [r["wall"] for r in records] for kind, records in grouped.items()}
+    alone = Alone(floor=walls["floor"], start=walls["start"], ordinary=walls["answer"], saving=walls["save"])
+    per_answer = alone.per_answer()
+    answers = len(alone.ordinary) + len(alone.saving)
     print(f"an ordinary answer holds the worker {answer / floor:.2f}x as long as the floor (medians); per answer, "
-          f"with its share of the start and the save, the mean is {per_answer:.2f} ms = "
-          f"{per_answer / statistics.mean(1000 * r['wall'] for r in grouped['floor']):.2f}x the floor's mean")
+          f"with its share of the start and the save, the mean is {1000 * per_answer:.2f} ms = "
+          f"{per_answer / statistics.mean(alone.floor):.2f}x the floor's mean")
     print(f"queue model: .venv/bin/python bench/queue_model.py --rate 300 --floor {floor:.2f} --answer {answer:.2f} "
-          f"--save {save:.2f} --start {start:.2f} --answers {round(answers / interviews)}")
+          f"--save {save:.2f} --start {start:.2f} --answers {round(answers / len(alone.saving))}")
     print("(times one user alone: under load each grows, with the cores shared by the database and the load)")
 
 
 def main(argv: list[str] | None = None) -> int:
     from bench.web_load import (
         HOST,
+        MAX_TURNS,
         answer_for,
         free_port,
         interview_answers,
@@ -210,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                 answered = 0
                 while not reply.get("plan_id"):
                     answered += 1
-                    if answered > 80:
-                        raise RuntimeError("an interview saved no plan in 80 answers")
+                    if answered > MAX_TURNS:
+                        raise RuntimeError(f"an interview saved no plan in {MAX_TURNS} answers")
                     reply = request("POST", f"/api/v1/conversations/{reply['id']}/messages",
                                     {"text": answer_for(reply["replies"][-1], answers), "version": reply["version"]})
                 for _ in range(answered):
