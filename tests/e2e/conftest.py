@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
@@ -31,6 +33,8 @@ from assistant.web import create_app
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import Plan, School, User
+
+from .oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeIdentityProvider, Misbehaviour
 
 PG_SERVER = os.environ.get("PTT_TEST_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 PG_ADMIN_DATABASE = "test"
@@ -153,6 +157,61 @@ def web(sqlite_world: World) -> World:
 @pytest.fixture
 def client(web: World) -> FlaskClient:
     return web.app.test_client()
+
+
+# --------------------------------------------------------------------------- single sign-on
+@dataclass
+class SingleSignOn:
+    """The app configured for OpenID Connect against a fake provider on loopback, over the same
+    database as ``web``."""
+
+    app: Flask
+    provider: FakeIdentityProvider
+
+    def round_trip(self, client: FlaskClient, claims: dict[str, Any] | None) -> str:
+        """The browser's trip out: the app sends it to the provider, where the person signs in
+        (``claims`` is what the provider says of them; None refuses consent), and the provider
+        sends it back; the path and query of the app's callback it is sent to."""
+        self.provider.next_claims = claims
+        start = client.get("/login/sso")
+        assert start.status_code == 302 and start.location.startswith(f"{self.provider.issuer}/authorize?")
+        at_provider = requests.get(start.location, allow_redirects=False, timeout=10)
+        assert at_provider.status_code == 302, at_provider.text
+        back = urlsplit(at_provider.headers["Location"])
+        assert back.path == "/login/sso/callback"
+        return f"{back.path}?{back.query}"
+
+    def callback(self, client: FlaskClient, claims: dict[str, Any] | None) -> Any:
+        """The app's response when the browser comes back from the provider."""
+        return client.get(self.round_trip(client, claims))
+
+    def signed_in(self, claims: dict[str, Any] | None) -> bool:
+        client = self.app.test_client()
+        self.callback(client, claims)
+        return client.get("/plans").status_code == 200
+
+
+@pytest.fixture(scope="session")
+def identity_provider() -> Iterator[FakeIdentityProvider]:
+    with FakeIdentityProvider().running() as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def sso_app(sqlite_world: World, identity_provider: FakeIdentityProvider) -> Iterator[Flask]:
+    app = create_app(settings_for(sqlite_world.database_url, oidc_client_id=CLIENT_ID,
+                                  oidc_client_secret=CLIENT_SECRET, oidc_metadata_url=identity_provider.metadata_url,
+                                  oidc_provider_name="Microsoft Entra ID"), start_sweeper=False)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["ptt"].engine.dispose()
+
+
+@pytest.fixture
+def sso(sso_app: Flask, identity_provider: FakeIdentityProvider) -> SingleSignOn:
+    identity_provider.misbehaviour = Misbehaviour()
+    identity_provider.next_claims = None
+    return SingleSignOn(app=sso_app, provider=identity_provider)
 
 
 # --------------------------------------------------------------------------- signing in

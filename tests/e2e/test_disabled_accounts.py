@@ -15,8 +15,8 @@ from assistant.services.auth import issue_token
 from assistant.slack.runtime import SlackRuntime
 from storage.db import make_engine, make_session_factory
 from storage.models import AuditLog, User
-from tests.e2e.conftest import World, csrf_from, signed_in
-from tests.e2e.test_access_hardening import FakeSlackDirectory, signed_in_by_sso
+from tests.e2e.conftest import SingleSignOn, World, csrf_from, signed_in
+from tests.e2e.test_access_hardening import FakeSlackDirectory
 
 
 def _ptt_users(web: World, *args: str) -> Result:
@@ -68,10 +68,10 @@ def test_an_enabled_account_signs_in_again_but_its_old_tokens_stay_revoked(web: 
     assert _ptt_users(web, "enable", "nobody@oak.example.org").exit_code == 2
 
 
-def test_single_sign_on_refuses_a_disabled_account(web: World, fresh_user: str) -> None:
-    assert signed_in_by_sso(web, {"email": fresh_user, "email_verified": True})
+def test_single_sign_on_refuses_a_disabled_account(web: World, sso: SingleSignOn, fresh_user: str) -> None:
+    assert sso.signed_in({"email": fresh_user, "email_verified": True})
     _ptt_users(web, "disable", fresh_user)
-    assert not signed_in_by_sso(web, {"email": fresh_user, "email_verified": True})
+    assert not sso.signed_in({"email": fresh_user, "email_verified": True})
 
 
 def test_a_disabled_accounts_calendar_feed_stops(web: World, fresh_user: str) -> None:
