@@ -183,6 +183,29 @@ def test_the_chat_page_fits_a_phone_screen(chromium: Any, live_server: str) -> N
         context.close()
 
 
+def test_a_plan_page_fits_a_phone_screen_with_only_the_grid_scrolling(chromium: Any, live_server: str,
+                                                                      sqlite_world: World) -> None:
+    context = chromium.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, locale="en-GB")
+    page = context.new_page()
+    try:
+        sign_in_by_keyboard(page, live_server, "dsl@oak.example.org")
+        page.goto(f"{live_server}/plans/{sqlite_world.plan('Oak Primary', 'active')}")
+        assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+        cut_off = page.evaluate("""() => {
+            const width = document.documentElement.clientWidth;
+            const text = 'p, h1, h2, h3, li, caption, figcaption, label, dt, dd, blockquote';
+            const textRight = el => { const range = document.createRange(); range.selectNodeContents(el);
+                                      return range.getBoundingClientRect().right; };
+            return [...document.querySelectorAll(`main :is(${text})`)]
+                .filter(el => !el.closest('thead, tbody') && textRight(el) > width + 1)
+                .map(el => `${el.tagName.toLowerCase()}: ${el.innerText.slice(0, 60)}`);
+        }""")
+        assert cut_off == [], "only the grid's rows may scroll sideways on a phone"
+        assert page.locator(".table-scroll table.grid").count() == 1
+    finally:
+        context.close()
+
+
 def test_answering_in_place_announces_the_reply_without_reloading(page: Any, live_server: str) -> None:
     sign_in_by_keyboard(page, live_server, "staff@oak.example.org")
     page.get_by_role("button", name="Start a new check").click()

@@ -63,7 +63,7 @@ def test_a_plan_shows_its_decision_with_cited_reasons_and_its_consultees(web: Wo
 
 def test_a_plan_shows_the_timetable_grid_the_hours_and_the_chart(web: World) -> None:
     html = detail(web, web.plan("Oak Primary", "active"))
-    assert '<table class="grid">' in html
+    assert '<table class="grid" aria-describedby="grid-legend">' in html and 'id="grid-legend"' in html
     assert re.search(r"<th scope=\"colgroup\" colspan=\"2\">Mon</th>", html)
     assert html.count('<th scope="col">am</th>') == 5
     assert "% of full time" in html and "C2" in html and 'class="cell-in"' in html
