@@ -17,7 +17,7 @@ from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.repositories import DirectoryRepository
 
-from .conftest import DERBY_EWO, OAK_STAFF, World, csrf_from, settings_for, sign_in, signed_in
+from .conftest import DERBY_EWO, OAK_DSL, OAK_STAFF, World, csrf_from, settings_for, sign_in, signed_in
 
 
 def login_token(client: FlaskClient) -> str:
@@ -276,3 +276,12 @@ def test_single_sign_on_is_off_unless_configured(client: FlaskClient, web: World
         assert "Sign in with Microsoft Entra ID" in app.test_client().get("/login").get_data(as_text=True)
     finally:
         app.extensions["ptt"].engine.dispose()
+
+
+def test_the_header_names_the_signed_in_user_and_their_role_once(web: World, fresh_user: str) -> None:
+    newcomer, _csrf = signed_in(web.app, fresh_user)
+    assert '<span class="who">New Staff <span class="role">(School staff)</span></span>' in newcomer.get("/").get_data(
+        as_text=True)
+    dsl, _csrf = signed_in(web.app, OAK_DSL)  # the demo's name already says the role
+    header = dsl.get("/").get_data(as_text=True)
+    assert '<span class="who">Designated Safeguarding Lead, Oak Primary</span>' in header
