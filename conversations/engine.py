@@ -259,13 +259,14 @@ class _Work:
             decision = self.decision
             assert decision is not None
             text = plan_writing.question_text(question_id, self.plan, self.answers, decision)
+            prompt = text
             why = plan_writing.why(question_id, self.pack, self.qplan.written_plan_citation)
             done = sum(1 for h in self.history if h.startswith("write."))
             asked = done + 1
             total = max(asked, done + plan_writing.remaining(self.plan, self.answers, decision))
             label = f"plan question {asked} of about {total}"
         else:
-            text, why = self.checklist_text(question)
+            text, prompt, why = self.checklist_text(question)
             answered = [q for q in self.qplan.order(self.answers) if q in self.answers]
             asked = answered.index(question_id) + 1 if question_id in answered else len(answered) + 1
             total = max(asked, len(answered) + self.qplan.estimate_remaining(self.facts))
@@ -277,9 +278,12 @@ class _Work:
             body, error=bool(error), fact=question.fact, kind=question.kind,
             choices=[Choice(value=o.value, label=o.label) for o in question.options], why=why,
             question_id=question_id, progress=Progress(asked=asked, estimated_total=total, label=label),
+            prompt=prompt, skip=Choice(value=question.skip.value, label=question.skip.label) if question.skip else None,
         )
 
-    def checklist_text(self, question: Question) -> tuple[str, Any]:
+    def checklist_text(self, question: Question) -> tuple[str, str, Any]:
+        """The question as said in a message, the question as a form asks it (see
+        ``Reply.prompt``), and the clause it comes from."""
         why = self.qplan.why(question.id, self.facts)
         text = question.text
         if question.id.startswith("consultations."):
@@ -298,15 +302,19 @@ class _Work:
         elif question.id == "plan.end_date" and self.pack.maximum is not None:
             unit = "school weeks" if self.pack.maximum.counted_in == "school_weeks" else "weeks"
             text += f" This policy allows at most {self.pack.maximum.weeks:g} {unit}."
+        prompt = text
         if question.kind == "multi_choice":
             text += "\n" + "\n".join(f"{n}. {o.label}" for n, o in enumerate(question.options, 1))
         elif question.kind == "choice" and question.id != "pupil.year_group":
             text += " (" + " / ".join(o.label for o in question.options) + ")"
         if question.hint:
             text += f" ({question.hint})"
+            if not question.options:  # how to type the answer, where no buttons stand for it
+                prompt += f" ({question.hint})"
         if question.id in self.answers:
-            text += f" Your answer was: {answer_text(question, self.answers[question.id])}."
-        return text, why
+            earlier = f" Your answer was: {answer_text(question, self.answers[question.id])}."
+            text, prompt = text + earlier, prompt + earlier
+        return text, prompt, why
 
     def complain(self, message: str) -> None:
         """Say what is wrong; the question still awaiting an answer is asked again with it."""

@@ -49,6 +49,9 @@ class Question:
     phase: Phase = "checklist"
     keywords: tuple[str, ...] = ()
     short: str = ""
+    #: The answer that leaves a skippable question open, for clients that offer it as a button
+    #: (a date picker or yes/no buttons cannot say "not decided yet"); None where an option says so.
+    skip: Option | None = None
 
     @property
     def title(self) -> str:
@@ -76,6 +79,8 @@ REASON_OPTIONS: tuple[Option, ...] = (
 )
 assert tuple(o.value for o in REASON_OPTIONS) == REASONS_FOR_TIMETABLE
 
+DONT_KNOW = Option("skip", "Don't know")
+NOT_DECIDED = Option("skip", "Not decided yet")
 CONSENT_OPTIONS: tuple[Option, ...] = (
     Option("given", "Given (signed)", ("yes", "y", "signed", "agreed", "consented", "given")),
     Option("refused", "Refused", ("refuse", "declined", "they refused", "does not agree", "disagreed")),
@@ -149,13 +154,14 @@ def _circumstance_question(name: str) -> Question:
     return Question(
         id=f"circumstances.{name}", fact=f"circumstances.{name}", kind="yes_no", text=CIRCUMSTANCE_TEXT[name],
         skippable=True, hint="yes or no", keywords=tuple(name.split("_")), short=CIRCUMSTANCE_SHORT[name],
+        skip=DONT_KNOW,
     )
 
 
 def _step_question(name: str) -> Question:
     return Question(
         id=f"steps.{name}", fact=f"steps.{name}", kind="yes_no", text=STEP_TEXT[name], skippable=True,
-        hint="yes or no", keywords=tuple(name.split("_")), short=STEP_SHORT[name],
+        hint="yes or no", keywords=tuple(name.split("_")), short=STEP_SHORT[name], skip=DONT_KNOW,
     )
 
 
@@ -174,12 +180,12 @@ CHECKLIST_QUESTIONS: dict[str, Question] = {
             id="pupil.year_group", fact="pupil.year_group", kind="choice", text="Which year group is the pupil in?",
             options=YEAR_GROUP_OPTIONS, skippable=True,
             hint="e.g. Y5 or Reception; 'skip' if you don't know and I'll ask the date of birth",
-            keywords=("year", "group"), short="year group",
+            keywords=("year", "group"), short="year group", skip=Option("skip", "Don't know: ask the date of birth"),
         ),
         Question(
             id="pupil.date_of_birth", fact="pupil.date_of_birth", kind="date",
             text="What is the pupil's date of birth? I'll work out the year group from it.", skippable=True,
-            hint="e.g. 01/05/2016", keywords=("birth", "dob", "born"), short="date of birth",
+            hint="e.g. 01/05/2016", keywords=("birth", "dob", "born"), short="date of birth", skip=DONT_KNOW,
         ),
         Question(
             id="reasons", fact="reasons", kind="multi_choice",
@@ -191,19 +197,19 @@ CHECKLIST_QUESTIONS: dict[str, Question] = {
             id="plan.start_date", fact="plan.start_date", kind="date",
             text="When would the part-time timetable start?", skippable=True,
             hint="e.g. 12/01/2026 or next Monday; 'skip' if not decided yet",
-            keywords=("start", "begin", "starts"), short="start date",
+            keywords=("start", "begin", "starts"), short="start date", skip=NOT_DECIDED,
         ),
         Question(
             id="plan.end_date", fact="plan.end_date", kind="date",
             text="When will it end, with the pupil back full time?", skippable=True,
             hint="a date, or 'none' if no end date has been set", keywords=("end", "finish", "ends"),
-            short="end date",
+            short="end date", skip=Option("none", "No end date set yet"),
         ),
         Question(
             id="plan.hours_per_week", fact="plan.hours_per_week", kind="number",
             text="How many hours a week will the pupil be in school at the start?", skippable=True,
             hint="e.g. 12.5 or 12h30; 'skip' if not decided", keywords=("hours", "hour", "week"),
-            short="hours a week",
+            short="hours a week", skip=NOT_DECIDED,
         ),
         Question(
             id="calendar.closures", fact="calendar.closures", kind="text",
@@ -213,6 +219,7 @@ CHECKLIST_QUESTIONS: dict[str, Question] = {
             ),
             skippable=True, hint="'none', or dates and ranges such as 16/02/2026-20/02/2026, 03/04/2026",
             keywords=("closures", "closure", "closed", "holidays", "inset"), short="school closures",
+            skip=Option("none", "No other closures"),
         ),
         Question(
             id="steps.parent_consent", fact="steps.parent_consent", kind="choice",

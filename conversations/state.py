@@ -45,6 +45,11 @@ class Reply(BaseModel):
     question_id: str | None = None
     progress: Progress | None = None
     error: bool = False
+    #: A question as a form asks it, for clients that show progress, choices and errors
+    #: themselves: no "Question 3 of about 20", no listed choices or typing hints for them.
+    prompt: str | None = None
+    #: The answer that leaves the question open for now ("Not decided yet"), where no choice says so.
+    skip: Choice | None = None
 
 
 class AnswerRecord(BaseModel):

@@ -91,6 +91,8 @@ class ReplyView(BaseModel):
     question_id: str | None = None
     progress: ProgressView | None = None
     error: bool = False
+    prompt: str | None = None
+    skip: ChoiceView | None = None
 
 
 class TranscriptEntry(BaseModel):
@@ -195,8 +197,7 @@ def _progress(progress: Any) -> ProgressView | None:
 
 
 def _reply(reply: Any, policy_title: str) -> ReplyView:
-    choices = [ChoiceView(value=str(_attr(c, "value")), label=str(_attr(c, "label")))
-               for c in (_attr(reply, "choices") or ())]
+    choices = [_choice(c) for c in (_attr(reply, "choices") or ())]
     return ReplyView(
         text=str(_attr(reply, "text") or ""),
         fact=_attr(reply, "fact"),
@@ -206,7 +207,13 @@ def _reply(reply: Any, policy_title: str) -> ReplyView:
         question_id=_attr(reply, "question_id"),
         progress=_progress(_attr(reply, "progress")),
         error=bool(_attr(reply, "error") or False),
+        prompt=_attr(reply, "prompt"),
+        skip=_choice(skip) if (skip := _attr(reply, "skip")) is not None else None,
     )
+
+
+def _choice(choice: Any) -> ChoiceView:
+    return ChoiceView(value=str(_attr(choice, "value")), label=str(_attr(choice, "label")))
 
 
 def _attr(obj: Any, name: str) -> Any:
@@ -552,9 +559,14 @@ def list_for_user(session: Session, user: User, *, limit: int = 50) -> list[Conv
 
 def _as_said(stored: dict[str, Any], text: str) -> str:
     """The answer as the transcript shows it: a choice's label rather than its code
-    (``no_concerns`` → "Done: no concerns"); anything else exactly as typed."""
+    (``no_concerns`` → "Done: no concerns"), the question's skip button's label for its value
+    ("Not decided yet" for ``skip``); anything else exactly as typed."""
     replies = stored.get("replies") or []
-    choices = {c["value"]: c["label"] for c in (replies[-1].get("choices") or [])} if replies else {}
+    last = replies[-1] if replies else {}
+    skip = last.get("skip")
+    if skip and text.strip() == skip["value"]:
+        return str(skip["label"])
+    choices = {c["value"]: c["label"] for c in (last.get("choices") or [])}
     if not choices:
         return text
     parts = [part.strip() for part in text.split(",")]

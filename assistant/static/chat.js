@@ -35,7 +35,8 @@
     event.preventDefault();
     var data = new FormData(form, event.submitter || undefined);
     var typed = form.querySelector("#answer");
-    if (typed && !typed.value.trim()) {
+    var chosen = event.submitter && event.submitter.name === "quick";  // e.g. "Not decided yet"
+    if (typed && !typed.value.trim() && !chosen) {
       status.textContent = "Type an answer first.";
       typed.focus();
       return;

@@ -127,6 +127,12 @@ def openapi_document() -> dict[str, Any]:
                         "choices": {"type": "array", "items": _ref("Choice")},
                         "why": {"type": ["object", "null"], "description": "The policy clause behind the question."},
                         "error": {"type": "boolean"},
+                        "prompt": {"type": ["string", "null"],
+                                   "description": "The question as a form asks it: no progress label, no listed "
+                                                  "choices and no typing hint where choices stand for them."},
+                        "skip": {"oneOf": [_ref("Choice"), {"type": "null"}],
+                                 "description": "The answer that leaves the question open for now (e.g. "
+                                                "'Not decided yet'), where no choice says so; null otherwise."},
                     },
                 },
                 "Conversation": {

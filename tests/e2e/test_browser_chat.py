@@ -88,7 +88,7 @@ def type_date(page: Any, iso: str) -> None:
 
 def answer_by_keyboard(page: Any, state: dict[str, str], text: str) -> None:
     kind = state["kind"]
-    if page.locator("#composer button[name=quick]").count():
+    if page.locator("#composer button[name=quick]:not(.button-skip)").count():
         tab_until(page, lambda el: el["name"] == "quick" and el["value"] == text)
         page.keyboard.press("Enter")
     elif kind == "multi_choice":
@@ -204,6 +204,26 @@ def test_a_plan_page_fits_a_phone_screen_with_only_the_grid_scrolling(chromium: 
         assert page.locator(".table-scroll table.grid").count() == 1
     finally:
         context.close()
+
+
+def test_a_start_date_not_decided_yet_is_answered_by_keyboard_with_its_own_button(page: Any, live_server: str) -> None:
+    sign_in_by_keyboard(page, live_server, "staff@oak.example.org")
+    page.get_by_role("button", name="Start a new check").click()
+    page.wait_for_url(f"{live_server}/chat/*")
+    answers = derby_city_answers()
+    for _ in range(MAX_TURNS):
+        state = composer(page)
+        if state["question"] == "plan.start_date":
+            break
+        answer_by_keyboard(page, state, scripted(state, answers))
+    else:
+        raise AssertionError("the start date was never asked")
+    tab_until(page, lambda el: el["tag"] == "button" and el["text"] == "Not decided yet")
+    page.keyboard.press("Enter")  # the date field is empty: the button must not wait for a date
+    page.wait_for_function("v => document.querySelector('form[data-chat-form]').dataset.version !== v",
+                           arg=state["version"])
+    assert composer(page)["question"] == "plan.end_date"
+    assert page.locator("#chat-log .msg-user .bubble").last.inner_text().strip() == "Not decided yet"
 
 
 def test_answering_in_place_announces_the_reply_without_reloading(page: Any, live_server: str) -> None:

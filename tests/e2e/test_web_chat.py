@@ -44,11 +44,50 @@ def test_the_chat_page_is_an_accessible_log_with_a_labelled_answer(web: World) -
     html = page(client, start_check(client, csrf))
     assert 'role="log"' in html and 'aria-live="polite"' in html
     assert "Which year group is the pupil in?" in html
-    assert '<legend>Question 1 of about' in html
+    assert '<legend>Which year group is the pupil in?</legend>' in html, "the progress bar says which question"
     assert 'name="quick" value="Y5"' in html
     assert '<progress id="progress-bar"' in html and '<label for="progress-bar">' in html
     assert "<summary>Why is this asked?</summary>" in html
     assert "21 hours at Key stage 1" in html
+
+
+def test_the_answer_box_asks_the_question_alone_where_the_boxes_list_the_choices(web: World) -> None:
+    client, csrf = signed_in(web.app, OAK_STAFF)
+    conversation_id = start_check(client, csrf)
+    answer(client, csrf, conversation_id, 1, quick="Y5")
+    html = page(client, conversation_id)
+    legend = re.search(r"<legend>(.*?)</legend>", html, re.S)
+    assert legend is not None
+    assert legend.group(1).startswith("Why is a part-time timetable being considered? Choose one or more.")
+    assert "1. Physical health" not in legend.group(1) and "separated by commas" not in legend.group(1)
+    assert "1. Physical health" in html, "the assistant's message still lists them, for reading"
+
+
+def test_dates_nobody_has_set_yet_are_answered_with_their_own_buttons(web: World) -> None:
+    client, csrf = signed_in(web.app, OAK_STAFF)
+    conversation_id = start_check(client, csrf)
+    answer(client, csrf, conversation_id, 1, quick="Y5")
+    answer(client, csrf, conversation_id, 2, choice="mental_health")
+    html = page(client, conversation_id)
+    while 'data-question="circumstances.' in html:  # the pupil's circumstances: none apply
+        answer(client, csrf, conversation_id, version_of(html), quick="no")
+        html = page(client, conversation_id)
+    assert 'data-question="plan.start_date"' in html and 'type="date"' in html
+    assert re.search(r'<button type="submit" name="quick" value="skip" class="[^"]*button-skip" formnovalidate>'
+                     r"Not decided yet</button>", html)
+    answer(client, csrf, conversation_id, version_of(html), quick="skip", answer="")
+    html = page(client, conversation_id)
+    assert "When will it end" in html
+    assert re.search(r'name="quick" value="none"[^>]*formnovalidate>No end date set yet</button>', html)
+    answer(client, csrf, conversation_id, version_of(html), quick="none", answer="")
+    with web.session() as session:
+        stored = session.exec(select(ConversationAnswer).where(ConversationAnswer.conversation_id == conversation_id))
+        dates = sorted((a.fact, a.raw_text, a.accepted) for a in stored
+                       if a.fact in ("plan.start_date", "plan.end_date"))
+    assert dates == [("plan.end_date", "none", True), ("plan.start_date", "skip", True)]
+    decided = page(client, conversation_id)  # Derby City sets no timetable going without an end date
+    assert "Decision: Must not proceed as proposed" in decided
+    assert "Derby City requires a time limit by which the pupil attends full time" in decided
 
 
 def test_quick_reply_buttons_answer_a_choice(web: World) -> None:

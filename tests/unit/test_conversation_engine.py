@@ -28,6 +28,45 @@ def test_every_policy_starts_by_asking_the_year_group(policy: str) -> None:
     assert not chat.turn.finished and chat.turn.decision is None
 
 
+def test_a_question_as_a_form_asks_it_leaves_its_progress_and_listed_choices_to_the_form() -> None:
+    chat = Chat("derby-city").say("Y5")
+    assert chat.fact == "reasons"
+    assert chat.last.text.startswith("Question 2 of about") and "\n1. Physical health" in chat.last.text
+    assert chat.last.prompt == "Why is a part-time timetable being considered? Choose one or more."
+
+
+def test_a_typed_answer_keeps_its_hint_in_the_form_s_question() -> None:
+    chat = Chat("derby-city").say("skip")
+    assert chat.fact == "pupil.date_of_birth"
+    assert chat.last.prompt == ("What is the pupil's date of birth? I'll work out the year group from it. "
+                                "(e.g. 01/05/2016)")
+
+
+def test_a_question_answered_before_says_the_earlier_answer_in_the_form_too() -> None:
+    chat = Chat("derby-city").say("Y5", "change year group")
+    assert chat.fact == "pupil.year_group"
+    assert chat.last.prompt == "Which year group is the pupil in? Your answer was: Year 5."
+
+
+def test_every_question_a_picker_or_yes_and_no_cannot_leave_open_offers_an_answer_that_does() -> None:
+    from conversations.answers import is_none, is_skip
+    from conversations.questions import CHECKLIST_QUESTIONS
+
+    for question in CHECKLIST_QUESTIONS.values():
+        says_not_yet = any(o.value in ("not_yet", "not_done", "not_contacted") for o in question.options)
+        if question.skippable and not says_not_yet:
+            assert question.skip is not None, question.id
+        if question.skip is not None:
+            assert is_skip(question.skip.value) or is_none(question.skip.value), question.id
+
+
+def test_the_year_group_s_own_skip_answer_brings_the_date_of_birth() -> None:
+    chat = Chat("derby-city")
+    assert chat.last.skip is not None and chat.last.skip.label == "Don't know: ask the date of birth"
+    chat.say(chat.last.skip.value)
+    assert chat.fact == "pupil.date_of_birth" and not chat.last.error
+
+
 def test_an_unknown_policy_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(UnknownPolicy, match="derby-city"):
         start_conversation("nowhere", TODAY)
