@@ -309,7 +309,7 @@ class _Work:
             text += " (" + " / ".join(o.label for o in question.options) + ")"
         if question.hint:
             text += f" ({question.hint})"
-            if not question.options:  # how to type the answer, where no buttons stand for it
+            if question.kind in ("number", "text"):  # how to type it; pickers and buttons need no hint
                 prompt += f" ({question.hint})"
         if question.id in self.answers:
             earlier = f" Your answer was: {answer_text(question, self.answers[question.id])}."

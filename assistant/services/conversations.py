@@ -559,7 +559,7 @@ def list_for_user(session: Session, user: User, *, limit: int = 50) -> list[Conv
 
 def _as_said(stored: dict[str, Any], text: str) -> str:
     """The answer as the transcript shows it: a choice's label rather than its code
-    (``no_concerns`` → "Done: no concerns"), the question's skip button's label for its value
+    (``no_concerns`` → "Done: no concerns", ``no`` → "No"), the question's skip button's label for its value
     ("Not decided yet" for ``skip``); anything else exactly as typed."""
     replies = stored.get("replies") or []
     last = replies[-1] if replies else {}
@@ -567,6 +567,8 @@ def _as_said(stored: dict[str, Any], text: str) -> str:
     if skip and text.strip() == skip["value"]:
         return str(skip["label"])
     choices = {c["value"]: c["label"] for c in (last.get("choices") or [])}
+    if not choices and last.get("kind") == "yes_no":  # the chat draws these two buttons itself
+        choices = {"yes": "Yes", "no": "No"}
     if not choices:
         return text
     parts = [part.strip() for part in text.split(",")]

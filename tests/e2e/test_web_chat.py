@@ -73,11 +73,14 @@ def test_dates_nobody_has_set_yet_are_answered_with_their_own_buttons(web: World
         answer(client, csrf, conversation_id, version_of(html), quick="no")
         html = page(client, conversation_id)
     assert 'data-question="plan.start_date"' in html and 'type="date"' in html
+    said = re.findall(r'<div class="msg msg-user">\s*<span class="visually-hidden">You said:</span>\s*'
+                      r'<p class="bubble">([^<]*)</p>', html)
+    assert said[:2] == ["Year 5", "Mental health"] and set(said[2:]) == {"No"}, "answers show as their buttons read"
     assert re.search(r'<button type="submit" name="quick" value="skip" class="[^"]*button-skip" formnovalidate>'
                      r"Not decided yet</button>", html)
     answer(client, csrf, conversation_id, version_of(html), quick="skip", answer="")
     html = page(client, conversation_id)
-    assert "When will it end" in html
+    assert "When will it end" in html and '<p class="bubble">Not decided yet</p>' in html
     assert re.search(r'name="quick" value="none"[^>]*formnovalidate>No end date set yet</button>', html)
     answer(client, csrf, conversation_id, version_of(html), quick="none", answer="")
     with web.session() as session:

@@ -35,11 +35,13 @@ def test_a_question_as_a_form_asks_it_leaves_its_progress_and_listed_choices_to_
     assert chat.last.prompt == "Why is a part-time timetable being considered? Choose one or more."
 
 
-def test_a_typed_answer_keeps_its_hint_in_the_form_s_question() -> None:
+def test_only_a_typed_answer_keeps_its_typing_hint_in_the_form_s_question() -> None:
     chat = Chat("derby-city").say("skip")
-    assert chat.fact == "pupil.date_of_birth"
-    assert chat.last.prompt == ("What is the pupil's date of birth? I'll work out the year group from it. "
-                                "(e.g. 01/05/2016)")
+    assert chat.fact == "pupil.date_of_birth" and "(e.g. 01/05/2016)" in chat.last.text
+    assert chat.last.prompt == "What is the pupil's date of birth? I'll work out the year group from it."
+    chat.answer({**DERBY_COMPLETE, "pupil.date_of_birth": "01/05/2016"}, until="plan.hours_per_week")
+    assert chat.fact == "plan.hours_per_week"
+    assert chat.last.prompt is not None and chat.last.prompt.endswith("(e.g. 12.5 or 12h30; 'skip' if not decided)")
 
 
 def test_a_question_answered_before_says_the_earlier_answer_in_the_form_too() -> None:
