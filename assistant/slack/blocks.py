@@ -122,6 +122,16 @@ def reply_blocks(reply: Any, conversation_id: str, *, index: int = 0, policy_tit
     choices = [(str(_get(c, "value")), str(_get(c, "label"))) for c in (_get(reply, "choices") or ())]
     if kind == "yes_no" and not choices:
         choices = [("yes", "Yes"), ("no", "No")]
+    # The question's own answer for "not decided yet" / "don't know", which a datepicker or
+    # yes/no buttons cannot give: one more choice, or a button beside the picker.
+    skip = _get(reply, "skip")
+    skip_button = None
+    if skip is not None:
+        if kind in ("yes_no", "choice") and choices:
+            choices.append((str(_get(skip, "value")), str(_get(skip, "label"))))
+        else:
+            skip_button = {"type": "button", "action_id": "ptt_answer:0", "text": _plain(str(_get(skip, "label"))),
+                           "value": str(_get(skip, "value"))[:2000]}
     block_id = block_id_for(conversation_id, question_key(reply, index))
     if kind in ("yes_no", "choice") and choices:
         if len(choices) <= MAX_BUTTONS:
@@ -145,13 +155,13 @@ def reply_blocks(reply: Any, conversation_id: str, *, index: int = 0, policy_tit
         blocks.append(context("Tick all that apply, then press *Done* (or reply in this thread with them, "
                               "separated by commas)."))
     elif kind == "date":
-        blocks.append({"type": "actions", "block_id": block_id, "elements": [{
-            "type": "datepicker", "action_id": "ptt_date", "placeholder": _plain("Pick a date")}]})
+        picker = {"type": "datepicker", "action_id": "ptt_date", "placeholder": _plain("Pick a date")}
+        blocks.append({"type": "actions", "block_id": block_id, "elements": [picker, *filter(None, [skip_button])]})
         blocks.append(context("Pick a date, or reply in this thread (e.g. `12/01/2026`)."))
-    elif kind == "number":
-        blocks.append(context("Reply in this thread with a number."))
-    elif _get(reply, "fact") or _get(reply, "question_id"):
-        blocks.append(context("Reply in this thread."))
+    elif kind == "number" or _get(reply, "fact") or _get(reply, "question_id"):
+        if skip_button is not None:
+            blocks.append({"type": "actions", "block_id": block_id, "elements": [skip_button]})
+        blocks.append(context("Reply in this thread with a number." if kind == "number" else "Reply in this thread."))
     return blocks
 
 

@@ -64,14 +64,16 @@ def answer_question(slack: Slack, message: dict[str, Any], held: dict[str, Any] 
     """Answer the question in ``message`` the way a person would; returns the fact answered."""
     block = question_block(message)
     text_blocks = all_text(message)
-    if block is None:
+    fact = block["block_id"].split("|", 2)[2] if block is not None else _fact_from_text(message)
+    wanted = answer_for(fact)
+    typed = block is None or (block["elements"][0]["type"] == "button"
+                              and all(e["value"] != wanted for e in block["elements"]))
+    if typed:  # no input, or only the "not decided yet" button: reply in the thread
         assert "Reply in this thread" in text_blocks, message
-        fact = _fact_from_text(message)
-        status, _ = slack.dm(DSL, str(answer_for(fact)), thread_ts=message["thread_ts"])
+        status, _ = slack.dm(DSL, str(wanted), thread_ts=message["thread_ts"])
         assert status == 200
         return fact
-    fact = block["block_id"].split("|", 2)[2]
-    wanted = answer_for(fact)
+    assert block is not None
     elements = block["elements"]
     first = elements[0]
     held = held or stored(slack.fake, message)
@@ -109,6 +111,17 @@ def _fact_from_text(message: dict[str, Any]) -> str:
     if "closed on any weekdays" in text:
         return "calendar.closures"
     return "unknown"
+
+
+def answer_until(slack: Slack, fake: FakeSlack, thread_ts: str, fact: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Answer the thread's questions until ``fact`` is asked; its message and input block."""
+    for _ in range(20):
+        latest = thread_messages(fake, thread_ts)[-1]
+        block = question_block(latest)
+        if block is not None and block["block_id"].endswith(f"|{fact}"):
+            return latest, block
+        answer_question(slack, latest)
+    raise AssertionError(f"{fact} was never asked")
 
 
 def run_check_to_decision(slack: Slack, fake: FakeSlack, thread_ts: str) -> tuple[dict[str, Any], list[str]]:
@@ -195,16 +208,28 @@ def test_ptt_check_in_a_channel_moves_the_check_to_a_dm_and_answers_ephemerally(
 def test_a_wrong_typed_answer_is_explained_and_the_question_asked_again(
         slack: Slack, fake_slack: FakeSlack) -> None:
     thread_ts = start_thread(slack, fake_slack)
-    for _ in range(20):
-        latest = thread_messages(fake_slack, thread_ts)[-1]
-        if question_block(latest) is None:
-            break
-        answer_question(slack, latest)
+    answer_until(slack, fake_slack, thread_ts, "plan.hours_per_week")
     slack.dm(DSL, "lots", thread_ts=thread_ts)
 
     again = thread_messages(fake_slack, thread_ts)[-1]
     assert ":warning:" in all_text(again)
     assert "hours" in all_text(again).lower()
+
+
+def test_a_start_date_not_decided_yet_has_its_own_button_beside_the_datepicker(
+        slack: Slack, fake_slack: FakeSlack) -> None:
+    thread_ts = start_thread(slack, fake_slack)
+    latest, block = answer_until(slack, fake_slack, thread_ts, "plan.start_date")
+    picker, skip = block["elements"]
+    assert picker["type"] == "datepicker"
+    assert skip["type"] == "button" and skip["text"]["text"] == "Not decided yet" and skip["value"] == "skip"
+    action = {"type": "button", "action_id": skip["action_id"], "block_id": block["block_id"], "value": "skip",
+              "text": skip["text"]}
+    status, _ = slack.click(DSL, stored(fake_slack, latest), DM, action)
+    assert status == 200
+    following = question_block(thread_messages(fake_slack, thread_ts)[-1])
+    assert following is not None and following["block_id"].endswith("|plan.end_date")
+    assert [e["text"]["text"] for e in following["elements"] if e["type"] == "button"] == ["No end date set yet"]
 
 
 def test_a_stranger_cannot_start_a_check(slack: Slack, fake_slack: FakeSlack) -> None:
