@@ -273,7 +273,7 @@ class _Work:
             label = f"question {asked} of about {total}"
         body = f"{capitalised(label)}: {text}"
         if error:
-            body = f"{error}\n{body}"
+            body, prompt = f"{error}\n{body}", f"{error} {prompt}"
         self.say(
             body, error=bool(error), fact=question.fact, kind=question.kind,
             choices=[Choice(value=o.value, label=o.label) for o in question.options], why=why,
@@ -340,6 +340,8 @@ class _Work:
     def parse(self, question: Question, text: str) -> Any:
         """The answer as the fact's contract value (JSON ready); None for a skipped fact."""
         fact = question.id
+        if question.skip is not None and words(text) in question.skip.keys:  # its button's label, typed
+            text = question.skip.value
         literal = json_literal(text)
         skipped = is_skip(text) or is_none(text) or literal is None
         if skipped and not question.skippable:

@@ -49,8 +49,9 @@ class Question:
     phase: Phase = "checklist"
     keywords: tuple[str, ...] = ()
     short: str = ""
-    #: The answer that leaves a skippable question open, for clients that offer it as a button
-    #: (a date picker or yes/no buttons cannot say "not decided yet"); None where an option says so.
+    #: The answer for "not known", "not decided yet" or "none" on a skippable question, for clients
+    #: that offer it as a button (a date picker or yes/no buttons cannot give it); None where one of
+    #: the options says so. Its value is one the parsers read as a skip or as none.
     skip: Option | None = None
 
     @property

@@ -45,10 +45,12 @@ class Reply(BaseModel):
     question_id: str | None = None
     progress: Progress | None = None
     error: bool = False
-    #: A question as a form asks it, for clients that show progress, choices and errors
-    #: themselves: no "Question 3 of about 20", no listed choices or typing hints for them.
+    #: A question as a form asks it, for clients that show progress and choices themselves: no
+    #: "Question 3 of about 20", no listed choices, a typing hint only where the answer is typed;
+    #: after a refused answer it begins with what was wrong.
     prompt: str | None = None
-    #: The answer that leaves the question open for now ("Not decided yet"), where no choice says so.
+    #: The answer for "not known", "not decided yet" or "none" ("No end date set yet"), where no
+    #: choice says so: a date picker or yes/no buttons cannot give it.
     skip: Choice | None = None
 
 

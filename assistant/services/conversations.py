@@ -567,8 +567,8 @@ def _as_said(stored: dict[str, Any], text: str) -> str:
     if skip and text.strip() == skip["value"]:
         return str(skip["label"])
     choices = {c["value"]: c["label"] for c in (last.get("choices") or [])}
-    if not choices and last.get("kind") == "yes_no":  # the chat draws these two buttons itself
-        choices = {"yes": "Yes", "no": "No"}
+    if not choices and last.get("kind") == "yes_no" and text.strip() in ("yes", "no"):  # the chat's own buttons
+        return text.strip().capitalize()
     if not choices:
         return text
     parts = [part.strip() for part in text.split(",")]

@@ -90,8 +90,8 @@ def post_turn(runtime: SlackRuntime, client: WebClient, channel: str, thread_ts:
         if reply is waiting:
             blocks += kit.reply_blocks(reply, view.id, index=index, policy_title=title)
         else:
-            blocks += kit.reply_blocks(reply.model_copy(update={"kind": "statement", "choices": []}), view.id,
-                                       index=index, policy_title=title)[:2]
+            said = reply.model_copy(update={"kind": "statement", "choices": [], "skip": None})
+            blocks += kit.reply_blocks(said, view.id, index=index, policy_title=title)[:2]
     if blocks:
         client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=kit.reply_fallback_text(replies[-1]),
                                 blocks=blocks[:50])

@@ -129,10 +129,12 @@ def openapi_document() -> dict[str, Any]:
                         "error": {"type": "boolean"},
                         "prompt": {"type": ["string", "null"],
                                    "description": "The question as a form asks it: no progress label, no listed "
-                                                  "choices and no typing hint where choices stand for them."},
+                                                  "choices, a typing hint only where the answer is typed; after "
+                                                  "a refused answer it begins with what was wrong."},
                         "skip": {"oneOf": [_ref("Choice"), {"type": "null"}],
-                                 "description": "The answer that leaves the question open for now (e.g. "
-                                                "'Not decided yet'), where no choice says so; null otherwise."},
+                                 "description": "The answer for 'not known', 'not decided yet' or 'none' (e.g. "
+                                                "'Not decided yet', 'No end date set yet'), where no choice says "
+                                                "so; its value or label may be sent. Null otherwise."},
                     },
                 },
                 "Conversation": {

@@ -39,6 +39,20 @@ def answer(client: FlaskClient, csrf: str, conversation_id: str, version: int, *
     return client.post(f"/chat/{conversation_id}", data={"csrf_token": csrf, "version": version, **fields})
 
 
+def at_the_start_date(client: FlaskClient, csrf: str) -> tuple[str, str]:
+    """A new Derby City check answered (Year 5, mental health, no special circumstances) up to
+    the start date; its id and page."""
+    conversation_id = start_check(client, csrf)
+    answer(client, csrf, conversation_id, 1, quick="Y5")
+    answer(client, csrf, conversation_id, 2, choice="mental_health")
+    html = page(client, conversation_id)
+    while 'data-question="circumstances.' in html:
+        answer(client, csrf, conversation_id, version_of(html), quick="no")
+        html = page(client, conversation_id)
+    assert 'data-question="plan.start_date"' in html
+    return conversation_id, html
+
+
 def test_the_chat_page_is_an_accessible_log_with_a_labelled_answer(web: World) -> None:
     client, csrf = signed_in(web.app, OAK_STAFF)
     html = page(client, start_check(client, csrf))
@@ -63,16 +77,20 @@ def test_the_answer_box_asks_the_question_alone_where_the_boxes_list_the_choices
     assert "1. Physical health" in html, "the assistant's message still lists them, for reading"
 
 
+def test_after_a_refused_answer_the_form_s_question_says_what_was_wrong(web: World) -> None:
+    client, csrf = signed_in(web.app, OAK_STAFF)
+    conversation_id, html = at_the_start_date(client, csrf)
+    answer(client, csrf, conversation_id, version_of(html), answer="the thirty-first of Smarch")
+    label = re.search(r'<label for="answer">([^<]*)</label>', page(client, conversation_id))
+    assert label is not None
+    assert label.group(1).startswith("&#39;the thirty-first of Smarch&#39; is not a date I can read")
+    assert label.group(1).endswith("When would the part-time timetable start?")
+
+
 def test_dates_nobody_has_set_yet_are_answered_with_their_own_buttons(web: World) -> None:
     client, csrf = signed_in(web.app, OAK_STAFF)
-    conversation_id = start_check(client, csrf)
-    answer(client, csrf, conversation_id, 1, quick="Y5")
-    answer(client, csrf, conversation_id, 2, choice="mental_health")
-    html = page(client, conversation_id)
-    while 'data-question="circumstances.' in html:  # the pupil's circumstances: none apply
-        answer(client, csrf, conversation_id, version_of(html), quick="no")
-        html = page(client, conversation_id)
-    assert 'data-question="plan.start_date"' in html and 'type="date"' in html
+    conversation_id, html = at_the_start_date(client, csrf)
+    assert 'type="date"' in html
     said = re.findall(r'<div class="msg msg-user">\s*<span class="visually-hidden">You said:</span>\s*'
                       r'<p class="bubble">([^<]*)</p>', html)
     assert said[:2] == ["Year 5", "Mental health"] and set(said[2:]) == {"No"}, "answers show as their buttons read"

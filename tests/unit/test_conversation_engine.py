@@ -51,15 +51,27 @@ def test_a_question_answered_before_says_the_earlier_answer_in_the_form_too() ->
 
 
 def test_every_question_a_picker_or_yes_and_no_cannot_leave_open_offers_an_answer_that_does() -> None:
-    from conversations.answers import is_none, is_skip
     from conversations.questions import CHECKLIST_QUESTIONS
 
     for question in CHECKLIST_QUESTIONS.values():
         says_not_yet = any(o.value in ("not_yet", "not_done", "not_contacted") for o in question.options)
         if question.skippable and not says_not_yet:
             assert question.skip is not None, question.id
-        if question.skip is not None:
-            assert is_skip(question.skip.value) or is_none(question.skip.value), question.id
+
+
+SKIPPED_ON_THE_WAY = {**DERBY_COMPLETE, "pupil.year_group": "skip", "pupil.date_of_birth": "01/05/2016"}
+
+
+@pytest.mark.parametrize("fact", ["pupil.year_group", "pupil.date_of_birth", "plan.start_date", "plan.end_date",
+                                  "plan.hours_per_week", "calendar.closures", "steps.planning_meeting_held"])
+@pytest.mark.parametrize("sent", ["value", "label"])
+def test_a_question_s_own_skip_answer_is_taken_as_its_value_or_its_label_typed(fact: str, sent: str) -> None:
+    chat = Chat("derby-city").answer(SKIPPED_ON_THE_WAY, default="no", until=fact)
+    assert chat.fact == fact and chat.last.skip is not None
+    skip = chat.last.skip
+    chat.say(skip.value if sent == "value" else skip.label)
+    assert not chat.last.error, chat.last.text
+    assert chat.state.answers[fact] in (None, [])
 
 
 def test_the_year_group_s_own_skip_answer_brings_the_date_of_birth() -> None:
