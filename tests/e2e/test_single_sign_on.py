@@ -26,11 +26,6 @@ def turned_away(sso: SingleSignOn, claims: dict[str, Any] | None, message: str) 
             and message in client.get("/login").get_data(as_text=True) and client.get("/plans").status_code == 302)
 
 
-def test_the_login_page_offers_the_configured_provider(sso: SingleSignOn) -> None:
-    page = sso.app.test_client().get("/login").get_data(as_text=True)
-    assert "Sign in with Microsoft Entra ID" in page and 'href="/login/sso"' in page
-
-
 def test_single_sign_on_signs_in_the_account_whose_verified_address_the_provider_vouches_for(
         sso: SingleSignOn) -> None:
     client = sso.app.test_client()

@@ -17,7 +17,17 @@ from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.repositories import DirectoryRepository
 
-from .conftest import DERBY_EWO, OAK_DSL, OAK_STAFF, World, csrf_from, settings_for, sign_in, signed_in
+from .conftest import (
+    DERBY_EWO,
+    OAK_DSL,
+    OAK_STAFF,
+    SingleSignOn,
+    World,
+    csrf_from,
+    settings_for,
+    sign_in,
+    signed_in,
+)
 
 
 def login_token(client: FlaskClient) -> str:
@@ -265,17 +275,13 @@ def test_only_slack_routes_are_exempt_from_csrf(client: FlaskClient) -> None:
     assert client.post("/logout").status_code == 403
 
 
-def test_single_sign_on_is_off_unless_configured(client: FlaskClient, web: World) -> None:
+def test_single_sign_on_is_off_unless_configured(client: FlaskClient, sso: SingleSignOn) -> None:
     assert client.get("/login/sso").status_code == 404
     assert "Sign in with" not in client.get("/login").get_data(as_text=True)
-    app = create_app(settings_for(web.database_url, oidc_client_id="ptt", oidc_client_secret="s",
-                                  oidc_metadata_url="https://login.example.invalid/.well-known/openid-configuration",
-                                  oidc_provider_name="Microsoft Entra ID"), start_sweeper=False)
-    try:
-        assert "ptt_oauth" in app.extensions
-        assert "Sign in with Microsoft Entra ID" in app.test_client().get("/login").get_data(as_text=True)
-    finally:
-        app.extensions["ptt"].engine.dispose()
+    # The same database, with the OIDC_* settings given (tests/e2e/test_single_sign_on.py signs in).
+    assert "ptt_oauth" in sso.app.extensions
+    page = sso.app.test_client().get("/login").get_data(as_text=True)
+    assert "Sign in with Microsoft Entra ID" in page and 'href="/login/sso"' in page
 
 
 def test_the_header_names_the_signed_in_user_and_their_role_once(web: World, fresh_user: str) -> None:
