@@ -4,7 +4,8 @@ Development: ``ptt serve --demo``. Production: ``ptt db upgrade`` once (and afte
 upgrade), then ``gunicorn -c python:assistant.web.gunicorn_conf 'assistant.web:create_app()'
 -w 2 -b 0.0.0.0:8000`` behind a TLS proxy, with ``SECRET_KEY`` and ``DATABASE_URL`` set. The
 reminder sweeper runs in every process where ``PTT_SWEEPER`` is on (default: on for SQLite);
-with PostgreSQL prefer ``ptt reminders run`` from cron.
+with PostgreSQL prefer ``ptt reminders run`` from cron. On SQLite each process also checkpoints
+the database's write-ahead log in a background thread (:mod:`storage.checkpoints`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask import Flask, jsonify
 from assistant.config import Settings
 from assistant.web.json_provider import OrjsonProvider
 from assistant.web.runtime import EXTENSION_KEY, Runtime, close_db
+from storage.checkpoints import checkpoint_in_background
 from storage.db import make_engine, make_session_factory
 
 logger = logging.getLogger("ptt.web")
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None, *, start_sweeper: bool | None =
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     engine = make_engine(settings.database_url)
+    # On SQLite, no request waits while the write-ahead log is copied into the database file.
+    app.extensions["ptt_wal_checkpointer"] = checkpoint_in_background(engine)
     app.extensions[EXTENSION_KEY] = Runtime(settings=settings, engine=engine,
                                             session_factory=make_session_factory(engine))
     app.teardown_appcontext(close_db)

@@ -15,7 +15,7 @@ from assistant.web import create_app
 from storage.db import make_engine, make_session_factory
 from storage.models import LocalAuthority, School, User
 
-from .conftest import settings_for
+from .conftest import World, settings_for
 
 
 @pytest.fixture
@@ -133,6 +133,27 @@ def test_the_app_starts_the_reminder_sweeper_on_sqlite_by_default(tmp_path: Path
         if sweeper is not None:
             sweeper.stop()
         app.extensions["ptt"].engine.dispose()
+
+
+def test_the_app_checkpoints_its_sqlite_log_in_a_background_thread(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'logged.db'}"
+    from storage.migrate import upgrade
+
+    upgrade(url)
+    app = create_app(settings_for(url))
+    checkpointer = app.extensions["ptt_wal_checkpointer"]
+    try:
+        assert checkpointer is not None and checkpointer.running
+        assert checkpointer.database == (tmp_path / "logged.db").resolve()
+    finally:
+        if checkpointer is not None:
+            checkpointer.stop()
+        app.extensions["ptt"].engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_app_runs_no_checkpointer_on_postgresql(postgres_world: World) -> None:
+    assert postgres_world.app.extensions["ptt_wal_checkpointer"] is None
 
 
 def test_without_secret_key_a_key_is_generated_once_next_to_the_database(tmp_path: Path) -> None:
