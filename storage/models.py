@@ -63,6 +63,8 @@ class AuditAction(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     EXPORT = "export"
+    SIGN_IN = "sign_in"  # the web app: entity "user", detail {"method": "password" | "sso"}
+    SIGN_OUT = "sign_out"
 
 
 def _in(column: str, values: type[StrEnum]) -> str:

@@ -25,8 +25,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Select, and_, bindparam, update
 from sqlmodel import Session, col, select
 
-from storage.models import ApiToken, Conversation, Role, School, User
-from storage.repositories import DirectoryRepository, hash_token
+from storage.models import ApiToken, AuditAction, Conversation, Role, School, User
+from storage.repositories import AuditRepository, DirectoryRepository, hash_token
 from storage.turns import ConversationRecord
 from storage.types import UTCDateTime, utcnow
 
@@ -128,6 +128,25 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
         user.password_hash = _hasher().hash(password)
         session.add(user)
     return user
+
+
+def record_sign_in(session: Session, user: User, *, method: str, address: str | None) -> None:
+    """An audit row: ``user`` signed in to the web app (``method``: "password" or "sso") from
+    ``address``. Committed with the caller's transaction."""
+    _record_session_event(session, AuditAction.SIGN_IN, user, {"method": method, "address": address})
+
+
+def record_sign_out(session: Session, user: User, *, address: str | None) -> None:
+    """An audit row: ``user`` signed out of the web app."""
+    _record_session_event(session, AuditAction.SIGN_OUT, user, {"address": address})
+
+
+def _record_session_event(session: Session, action: AuditAction, user: User, detail: dict[str, Any]) -> None:
+    from assistant.services.conversations import begin_writing
+
+    begin_writing(session)
+    AuditRepository(session).record(action, "user", user.id, actor_user_id=user.id, school_id=user.school_id,
+                                    detail=detail)
 
 
 def set_password(session: Session, user: User, password: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from assistant.config import Settings
@@ -29,6 +29,7 @@ def login() -> ResponseReturnValue:
         session = db()
         user = auth.authenticate(session, email, password) if email and password else None
         if user is not None:
+            auth.record_sign_in(session, user, method="password", address=request.remote_addr)
             session.commit()
             sign_in(user)
             return redirect(next_url or url_for("pages.home"))
@@ -41,6 +42,11 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    user = g.get("user")
+    if user is not None and g.get("auth_method") == "session":
+        session = db()
+        auth.record_sign_out(session, user, address=request.remote_addr)
+        session.commit()
     sign_out()
     flash("You have signed out.")
     return redirect(url_for("auth.login"))
@@ -91,9 +97,12 @@ def sso_callback() -> ResponseReturnValue:
     # ``email`` (or ``preferred_username``) can be set by whoever runs the sign-in tenant.
     email = str(claims.get("email") or "").strip().lower()
     verified = claims.get("email_verified") is True
-    user = DirectoryRepository(db()).user_by_email(email) if email and verified else None
+    session = db()
+    user = DirectoryRepository(session).user_by_email(email) if email and verified else None
     if user is None or not user.is_active:
         flash("Your account is not set up for this service; ask your administrator.")
         return redirect(url_for("auth.login"))
+    auth.record_sign_in(session, user, method="sso", address=request.remote_addr)
+    session.commit()
     sign_in(user)
     return redirect(url_for("pages.home"))

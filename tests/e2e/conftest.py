@@ -24,7 +24,8 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlmodel import Session, select
+from sqlalchemy import text
+from sqlmodel import Session, col, select
 
 from assistant.config import Settings
 from assistant.demo import DEMO_PASSWORD, load_demo
@@ -32,7 +33,8 @@ from assistant.services.auth import issue_token
 from assistant.web import create_app
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.models import Plan, School, User
+from storage.models import AuditLog, Plan, School, User
+from storage.repositories import DirectoryRepository
 
 from .oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeIdentityProvider, Misbehaviour
 
@@ -404,3 +406,29 @@ def axe_script() -> Path:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=AXE_DIR, check=True, timeout=300,
                        capture_output=True)
     return script
+
+
+# --------------------------------------------------------------------------- the audit log
+def sign_in_events(world: World, email: str, after_id: int) -> list[tuple[str, dict[str, Any] | None]]:
+    """The audit log's sign-ins and sign-outs of ``email`` since row ``after_id``."""
+    engine = make_engine(world.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            user = DirectoryRepository(session).user_by_email(email)
+            assert user is not None
+            rows = session.exec(select(AuditLog).where(
+                col(AuditLog.id) > after_id, AuditLog.entity == "user", AuditLog.entity_id == str(user.id),
+                col(AuditLog.action).in_(("sign_in", "sign_out"))).order_by(col(AuditLog.id))).all()
+            assert all(r.actor_user_id == user.id and r.school_id == user.school_id for r in rows)
+            return [(r.action, r.detail_json) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def last_audit_id(world: World) -> int:
+    engine = make_engine(world.database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar_one())
+    finally:
+        engine.dispose()

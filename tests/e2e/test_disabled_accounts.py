@@ -63,7 +63,8 @@ def test_an_enabled_account_signs_in_again_but_its_old_tokens_stay_revoked(web: 
     with web.session() as session:
         user = session.exec(select(User).where(User.email == fresh_user)).one()
         summaries = [a.detail_json["summary"] for a in session.exec(
-            select(AuditLog).where(AuditLog.entity == "user", AuditLog.entity_id == str(user.id)))]
+            select(AuditLog).where(AuditLog.entity == "user", AuditLog.entity_id == str(user.id),
+                                   AuditLog.action == "update"))]
     assert summaries[-2:] == ["Account disabled; 1 API token(s) revoked", "Account enabled"]
     assert _ptt_users(web, "enable", "nobody@oak.example.org").exit_code == 2
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import OAK_DSL, OAK_STAFF, SingleSignOn
+from tests.e2e.conftest import OAK_DSL, OAK_STAFF, SingleSignOn, World, last_audit_id, sign_in_events
 from tests.e2e.oidc_provider import Misbehaviour
 
 REFUSED = "Single sign-on did not complete"
@@ -89,3 +89,10 @@ def test_a_callback_started_in_another_browser_signs_no_one_in(sso: SingleSignOn
     response = victim.get(callback)
     assert response.status_code == 302 and response.location == "/login"
     assert victim.get("/plans").status_code == 302
+
+
+def test_a_single_sign_on_is_written_to_the_audit_log(sso: SingleSignOn, web: World) -> None:
+    before = last_audit_id(web)
+    assert not sso.signed_in({"email": OAK_DSL, "email_verified": False})
+    assert sso.signed_in({"email": OAK_DSL, "email_verified": True})
+    assert sign_in_events(web, OAK_DSL, before) == [("sign_in", {"method": "sso", "address": "127.0.0.1"})]

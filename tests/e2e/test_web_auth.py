@@ -24,8 +24,10 @@ from .conftest import (
     SingleSignOn,
     World,
     csrf_from,
+    last_audit_id,
     settings_for,
     sign_in,
+    sign_in_events,
     signed_in,
 )
 
@@ -291,3 +293,18 @@ def test_the_header_names_the_signed_in_user_and_their_role_once(web: World, fre
     dsl, _csrf = signed_in(web.app, OAK_DSL)  # the demo's name already says the role
     header = dsl.get("/").get_data(as_text=True)
     assert '<span class="who">Designated Safeguarding Lead, Oak Primary</span>' in header
+
+
+def test_signing_in_and_out_are_written_to_the_audit_log(world: World) -> None:
+    before = last_audit_id(world)
+    client = world.app.test_client()
+    token = login_token(client)
+    assert client.post("/login", data={"email": OAK_DSL, "password": "not the password",
+                                       "csrf_token": token}).status_code == 401
+    assert sign_in_events(world, OAK_DSL, before) == []  # a refusal is counted by the throttle, not audited
+    csrf = sign_in(client, OAK_DSL)
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 302
+    assert sign_in_events(world, OAK_DSL, before) == [
+        ("sign_in", {"method": "password", "address": "127.0.0.1"}),
+        ("sign_out", {"address": "127.0.0.1"}),
+    ]

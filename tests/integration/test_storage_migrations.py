@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 from storage.migrate import current_revision, downgrade, head_revision, upgrade
+from storage.models import AuditAction
 
 
 def test_upgrade_builds_every_table_from_an_empty_database(db_url: str, engine: Engine) -> None:
@@ -108,3 +110,27 @@ def test_slack_tables_the_slack_app_made_itself_are_adopted_as_they_are(db_url: 
         assert connection.execute(text("SELECT key FROM slack_receipts")).scalars().all() == ["event:Ev1"]
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_the_audit_log_takes_sign_ins_and_still_refuses_unknown_actions(db_url: str, engine: Engine) -> None:
+    """0007 lets sign-ins and sign-outs into the audit log; going back takes them out again."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    def record(action: str) -> None:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO audit_log (at, action, entity) VALUES (CURRENT_TIMESTAMP, :action, "
+                                    "'user')"), {"action": action})
+
+    for action in AuditAction:
+        record(action.value)
+    with pytest.raises(IntegrityError):
+        record("peek")
+    downgrade(db_url, "0006")
+    engine.dispose()
+    with engine.connect() as connection:
+        left = sorted(connection.execute(text("SELECT action FROM audit_log")).scalars())
+    assert left == sorted(a.value for a in AuditAction if a not in (AuditAction.SIGN_IN, AuditAction.SIGN_OUT))
+    with pytest.raises(IntegrityError):
+        record("sign_in")
+    upgrade(db_url)
