@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "reminders": "assistant.reminders.cli:reminders",
     "slack": "assistant.commands.slack:slack",
     "closures": "assistant.commands.closures:closures",
+    "audit": "assistant.commands.audit:audit",
 }
 HELP: dict[str, str] = {
     "check": "Decide whether a part-time timetable may proceed (contract v1 case in, decision out).",
@@ -28,6 +29,7 @@ HELP: dict[str, str] = {
     "reminders": "Deliver due reminders (ptt reminders run), for cron or a systemd timer.",
     "slack": "Slack app: ptt slack socket runs Socket Mode.",
     "closures": "Term holidays and INSET days of an LA or a school (ptt closures add/list/remove).",
+    "audit": "Read the audit log: who read or changed a plan, who signed in (ptt audit --plan 12).",
 }
 
 

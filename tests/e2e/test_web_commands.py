@@ -15,7 +15,7 @@ from assistant.web import create_app
 from storage.db import make_engine, make_session_factory
 from storage.models import LocalAuthority, School, User
 
-from .conftest import World, settings_for
+from .conftest import OAK_DSL, World, settings_for, signed_in
 
 
 @pytest.fixture
@@ -93,6 +93,31 @@ def test_demo_loads_an_la_per_policy_and_users_for_every_role(env: dict[str, str
     assert roles == {"staff", "dsl", "headteacher", "ewo", "la_officer", "admin"}
     code, again = run("demo")
     assert code == 0 and "0 new plans" in again
+
+
+def test_audit_shows_who_read_or_changed_a_plan_and_who_signed_in(env: dict[str, str]) -> None:
+    import csv
+    import io
+
+    assert run("demo")[0] == 0
+    app = create_app(settings_for(env["DATABASE_URL"]))
+    client, _csrf = signed_in(app, OAK_DSL)
+    plan_id = int(client.get("/plans").get_data(as_text=True).split('href="/plans/', 1)[1].split('"', 1)[0])
+    assert client.get(f"/plans/{plan_id}").status_code == 200
+    app.extensions["ptt"].engine.dispose()
+
+    code, output = run("audit", "--plan", str(plan_id))
+    header, *rows = output.strip().splitlines()
+    assert code == 0 and header.split("\t") == ["at", "who", "action", "what", "school", "detail"]
+    newest = rows[0].split("\t")
+    assert newest[1:5] == [OAK_DSL, "read", f"plan {plan_id}", "Oak Primary"]
+    assert all(f"plan {plan_id}" in row or "conversation" in row for row in rows)
+    code, output = run("audit", "--action", "sign_in", "--csv")
+    (sign_in_row,) = list(csv.DictReader(io.StringIO(output)))
+    assert code == 0 and sign_in_row["who"] == OAK_DSL and '"method": "password"' in sign_in_row["detail"]
+    assert run("audit", "--action", "sign_out") == (0, "No audit entries match.\n")
+    code, output = run("audit", "--user", "nobody@oak.example.org")
+    assert code == 2 and "no user 'nobody@oak.example.org'" in output
 
 
 def test_db_upgrade_and_current(env: dict[str, str]) -> None:

@@ -1,0 +1,81 @@
+"""Reading the audit log: who read or changed what, and who signed in, newest first.
+
+For a data protection officer answering a subject access request ("who has seen this child's
+plan?") or a safeguarding lead looking into a misused account. A plan's trail includes its
+interview: the conversation that wrote it was read and answered under its own id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
+
+from storage.models import AuditAction, AuditLog, Conversation, School, User
+
+
+class AuditTrailError(ValueError):
+    """A filter that names nothing (an unknown user or school)."""
+
+
+class AuditFilter(BaseModel):
+    """What to look for; every filter given must hold. ``limit`` 0: no limit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan_id: int | None = None
+    actor_email: str | None = None
+    school_name: str | None = None
+    action: AuditAction | None = None
+    since: date | None = None
+    limit: int = 100
+
+
+class AuditTrailEntry(BaseModel):
+    at: datetime
+    actor: str | None  # the e-mail of who did it; None for the system or an administrator's command
+    action: str
+    entity: str
+    entity_id: str | None
+    school: str | None
+    detail: dict[str, Any] | None
+
+
+def audit_trail(session: Session, wanted: AuditFilter) -> list[AuditTrailEntry]:
+    """The audit rows matching ``wanted``, newest first. Raises :class:`AuditTrailError` for a
+    user or school that does not exist (rather than answering "nothing")."""
+    query = (select(AuditLog, User.email, School.name)
+             .outerjoin(User, col(User.id) == col(AuditLog.actor_user_id))
+             .outerjoin(School, col(School.id) == col(AuditLog.school_id)))
+    if wanted.plan_id is not None:
+        interviews = select(Conversation.id).where(Conversation.plan_id == wanted.plan_id)
+        query = query.where(or_(
+            and_(col(AuditLog.entity) == "plan", col(AuditLog.entity_id) == str(wanted.plan_id)),
+            and_(col(AuditLog.entity) == "conversation", col(AuditLog.entity_id).in_(interviews)),
+        ))
+    if wanted.actor_email is not None:
+        actor = session.exec(select(User.id).where(User.email == wanted.actor_email.strip().lower())).first()
+        if actor is None:
+            raise AuditTrailError(f"no user {wanted.actor_email!r}")
+        query = query.where(AuditLog.actor_user_id == actor)
+    if wanted.school_name is not None:
+        schools = list(session.exec(
+            select(School.id).where(func.lower(School.name) == wanted.school_name.strip().lower())))
+        if not schools:
+            raise AuditTrailError(f"no school {wanted.school_name!r}")
+        query = query.where(col(AuditLog.school_id).in_(schools))
+    if wanted.action is not None:
+        query = query.where(AuditLog.action == wanted.action.value)
+    if wanted.since is not None:
+        query = query.where(col(AuditLog.at) >= datetime.combine(wanted.since, time.min, tzinfo=UTC))
+    query = query.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
+    if wanted.limit:
+        query = query.limit(wanted.limit)
+    return [
+        AuditTrailEntry(at=row.at, actor=email, action=row.action, entity=row.entity, entity_id=row.entity_id,
+                        school=school, detail=row.detail_json)
+        for row, email, school in session.exec(query)
+    ]
