@@ -54,8 +54,12 @@ def create_app(settings: Settings | None = None, *, start_sweeper: bool | None =
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     engine = make_engine(settings.database_url)
-    # On SQLite, no request waits while the write-ahead log is copied into the database file.
-    app.extensions["ptt_wal_checkpointer"] = checkpoint_in_background(engine)
+    # On SQLite, no request waits while the write-ahead log is copied into the database file. The
+    # thread starts at the first request of each process (gunicorn's workers, even with --preload).
+    checkpointer = checkpoint_in_background(engine)
+    if checkpointer is not None:
+        app.extensions["ptt_wal_checkpointer"] = checkpointer
+        app.before_request(checkpointer.ensure_running)
     app.extensions[EXTENSION_KEY] = Runtime(settings=settings, engine=engine,
                                             session_factory=make_session_factory(engine))
     app.teardown_appcontext(close_db)

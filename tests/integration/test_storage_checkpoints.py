@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +12,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from storage.checkpoints import FALLBACK_AUTOCHECKPOINT_PAGES, WalCheckpointer, checkpoint_in_background
+from storage.checkpoints import (
+    FALLBACK_AUTOCHECKPOINT_PAGES,
+    RESTART_AFTER_PAGES,
+    WalCheckpointer,
+    checkpoint_in_background,
+)
 from storage.db import make_engine
 
 PAGE = 4096
@@ -59,6 +65,7 @@ def _checkpointed(database: Path, interval_seconds: float) -> Iterator[tuple[Eng
     engine = make_engine(f"sqlite:///{database}")
     checkpointer = checkpoint_in_background(engine, interval_seconds=interval_seconds)
     assert checkpointer is not None
+    checkpointer.ensure_running()
     try:
         yield engine, checkpointer
     finally:
@@ -101,18 +108,65 @@ def test_the_thread_waits_for_a_database_not_yet_created_and_does_not_create_it(
         assert checkpointer.last_error is None
 
 
-def test_the_thread_stops_when_its_engine_is_dropped(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'dropped.db'}")
-    checkpointer = checkpoint_in_background(engine, interval_seconds=0.01)
-    assert checkpointer is not None and checkpointer.running
+def test_a_log_grown_long_is_started_again_from_the_beginning(tmp_path: Path) -> None:
+    """Under a steady stream of commits a PASSIVE checkpoint never finds the log all copied, so
+    the log would only grow; once it is long, the thread's RESTART checkpoint has the next
+    commit write from its beginning."""
+    database = tmp_path / "restarted.db"
+    engine = make_engine(f"sqlite:///{database}")
+    checkpointer = checkpoint_in_background(engine)  # its rounds run here, not in a thread
+    assert checkpointer is not None
+    _write_pages(engine, 1000)
+    assert checkpointer.run_once().log_frames < RESTART_AFTER_PAGES and checkpointer.restarts == 0
+    _write_pages(engine, RESTART_AFTER_PAGES)
+    done = checkpointer.run_once()
+    assert checkpointer.restarts == 1 and done.checkpointed_frames == done.log_frames >= RESTART_AFTER_PAGES
+    _write_pages(engine, 100)
+    assert checkpointer.run_once().log_frames < 2 * ROWS_PER_COMMIT + 10  # written from the beginning again
     engine.dispose()
-    del engine
+
+
+def test_the_thread_stops_when_its_engine_is_disposed_of_or_dropped(tmp_path: Path) -> None:
+    disposed = make_engine(f"sqlite:///{tmp_path / 'disposed.db'}")
+    dropped = make_engine(f"sqlite:///{tmp_path / 'dropped.db'}")
+    checkpointers = [checkpoint_in_background(engine, interval_seconds=0.01) for engine in (disposed, dropped)]
+    for checkpointer in checkpointers:
+        assert checkpointer is not None
+        checkpointer.ensure_running()
+        assert checkpointer.running
+    disposed.dispose()
+    assert _eventually(lambda: not checkpointers[0].running)
+    assert checkpointers[1].running
+    del dropped
     gc.collect()
-    assert _eventually(lambda: not checkpointer.running)
+    assert _eventually(lambda: not checkpointers[1].running)
+
+
+def test_a_forked_process_runs_a_thread_of_its_own(tmp_path: Path) -> None:
+    """As gunicorn's workers do when forked from a master that built the app (``--preload``)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'forked.db'}")
+    _write_pages(engine, 50)
+    checkpointer = checkpoint_in_background(engine, interval_seconds=0.01)
+    assert checkpointer is not None
+    checkpointer.ensure_running()
+    child = os.fork()
+    if child == 0:  # the child: no thread came across the fork; ensure_running starts one
+        try:
+            ok = not checkpointer.running
+            checkpointer.ensure_running()
+            ok = ok and checkpointer.running and _eventually(lambda: checkpointer.checkpoints > 0, 5)
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert checkpointer.running
+    checkpointer.stop()
+    engine.dispose()
 
 
 def test_databases_without_such_a_log_get_no_checkpointer() -> None:
-    for url in ("sqlite://", "sqlite:///:memory:", "postgresql://postgres@127.0.0.1:5432/never_connected"):
+    for url in ("sqlite://", "sqlite:///:memory:", "sqlite:///file:named.db?uri=true",
+                "postgresql://postgres@127.0.0.1:5432/never_connected"):
         engine = make_engine(url)  # connects at first use only
         assert checkpoint_in_background(engine) is None, url
         engine.dispose()
