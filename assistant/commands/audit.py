@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import date
+from datetime import datetime
+from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
 from assistant.services.audit_trail import AuditFilter, AuditTrailEntry, AuditTrailError, audit_trail
-from storage.db import database_url_from_env, is_sqlite, make_engine, make_session_factory
+from storage.db import database_url_from_env, is_sqlite, make_engine, make_read_only_session_factory
 from storage.models import AuditAction
 
 COLUMNS = ("at", "who", "action", "what", "school", "detail")
@@ -18,55 +20,69 @@ COLUMNS = ("at", "who", "action", "what", "school", "detail")
 
 def _row(entry: AuditTrailEntry) -> tuple[str, ...]:
     what = entry.entity if entry.entity_id is None else f"{entry.entity} {entry.entity_id}"
-    detail = "" if not entry.detail else json.dumps(entry.detail, separators=(", ", ": "), default=str)
+    detail = json.dumps(entry.detail, default=str) if entry.detail else ""
     return (entry.at.strftime("%Y-%m-%d %H:%M:%SZ"), entry.actor or "(system)", entry.action, what,
             entry.school or "", detail)
 
 
+def _fail(message: str) -> None:
+    click.echo(f"ptt audit: {message}", err=True)
+    sys.exit(2)
+
+
 @click.command()
-@click.option("--plan", "plan_id", type=int, help="One plan: its reads, changes and exports, and its interview's.")
+@click.option("--plan", "plan_id", type=int,
+              help="One plan: its reads, changes and exports, its interview's and its reminders'.")
 @click.option("--user", "actor_email", metavar="EMAIL", help="What this person did.")
 @click.option("--school", "school_name", metavar="NAME", help="Rows about this school's pupils and staff.")
 @click.option("--action", type=click.Choice([a.value for a in AuditAction]), help="One kind of action.")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-              help="From this day (UTC) on.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%d/%m/%Y"]), metavar="DATE",
+              help="From the start of this day (UTC) on: 2026-11-01 or 01/11/2026.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0), help="At most this many; 0: all.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, for a spreadsheet.")
 def audit(plan_id: int | None, actor_email: str | None, school_name: str | None, action: str | None,
-          since: date | None, limit: int, as_csv: bool) -> None:
+          since: datetime | None, limit: int, as_csv: bool) -> None:
     """Read the audit log, newest first: who read, changed or exported which plan or interview,
-    and who signed in and out, from where. For subject access requests and investigations.
+    and who signed in and out, from where. Times are UTC. For subject access requests and
+    investigations.
 
     \b
     ptt audit --plan 12                 # who has seen or changed plan 12
     ptt audit --user dsl@oak.example.org --since 2026-11-01
-    ptt audit --action sign_in --csv > sign-ins.csv
+    ptt audit --action sign_in --limit 0 --csv > sign-ins.csv
     """
     wanted = AuditFilter(plan_id=plan_id, actor_email=actor_email, school_name=school_name,
                          action=AuditAction(action) if action else None,
                          since=since.date() if since else None, limit=limit)
     url = database_url_from_env()
-    if is_sqlite(url):  # the embedded database is brought up to date, as by every command
-        from storage.migrate import upgrade
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:" and not Path(database).exists():
+            _fail(f"no database at {Path(database).resolve()} (set DATABASE_URL, or run this where the app runs)")
+    writer = csv.writer(sys.stdout, lineterminator="\n") if as_csv else None
 
-        upgrade(url)
+    def emit(fields: tuple[str, ...]) -> None:
+        if writer is not None:
+            writer.writerow(fields)
+        else:
+            click.echo("\t".join(fields))
+
     engine = make_engine(url)
+    shown = 0
     try:
-        with make_session_factory(engine)() as session:
-            entries = audit_trail(session, wanted)
+        with make_read_only_session_factory(engine)() as session:
+            for entry in audit_trail(session, wanted):  # rows stream from the database as they are written
+                if shown == 0:
+                    emit(COLUMNS)
+                emit(_row(entry))
+                shown += 1
     except AuditTrailError as error:
-        click.echo(f"ptt audit: {error}", err=True)
-        sys.exit(2)
+        _fail(str(error))
     finally:
         engine.dispose()
-    if as_csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(_row(entry) for entry in entries)
-        return
-    if not entries:
+    if shown == 0:
+        if as_csv:
+            emit(COLUMNS)
         click.echo("No audit entries match.", err=True)
-        return
-    click.echo("\t".join(COLUMNS))
-    for entry in entries:
-        click.echo("\t".join(_row(entry)))
+    elif shown == limit:
+        click.echo(f"(the newest {limit}; --limit 0 for all)", err=True)

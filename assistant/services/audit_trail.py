@@ -2,23 +2,27 @@
 
 For a data protection officer answering a subject access request ("who has seen this child's
 plan?") or a safeguarding lead looking into a misused account. A plan's trail includes its
-interview: the conversation that wrote it was read and answered under its own id.
+interview (the conversation that wrote it was read and answered under its own id) and its
+reminders (acknowledged, snoozed). Rows are read as they are written out, so that the whole log
+can be exported without holding it in memory; on SQLite the reading takes no write lock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, func, or_
+from sqlalchemy import String, and_, cast, func, or_
 from sqlmodel import Session, col, select
 
-from storage.models import AuditAction, AuditLog, Conversation, School, User
+from storage.models import AuditAction, AuditLog, Conversation, Plan, Reminder, School, User
+from storage.repositories import DirectoryRepository
 
 
 class AuditTrailError(ValueError):
-    """A filter that names nothing (an unknown user or school)."""
+    """A filter that names nothing (an unknown plan, user or school)."""
 
 
 class AuditFilter(BaseModel):
@@ -44,23 +48,31 @@ class AuditTrailEntry(BaseModel):
     detail: dict[str, Any] | None
 
 
-def audit_trail(session: Session, wanted: AuditFilter) -> list[AuditTrailEntry]:
-    """The audit rows matching ``wanted``, newest first. Raises :class:`AuditTrailError` for a
-    user or school that does not exist (rather than answering "nothing")."""
+def audit_trail(session: Session, wanted: AuditFilter) -> Iterator[AuditTrailEntry]:
+    """The audit rows matching ``wanted``, newest first (at the same moment, the last written
+    first). Raises :class:`AuditTrailError` for a plan, user or school that does not exist, rather
+    than answering "nothing" (a plan since deleted still has its trail)."""
     query = (select(AuditLog, User.email, School.name)
              .outerjoin(User, col(User.id) == col(AuditLog.actor_user_id))
              .outerjoin(School, col(School.id) == col(AuditLog.school_id)))
     if wanted.plan_id is not None:
+        plan = str(wanted.plan_id)
         interviews = select(Conversation.id).where(Conversation.plan_id == wanted.plan_id)
-        query = query.where(or_(
-            and_(col(AuditLog.entity) == "plan", col(AuditLog.entity_id) == str(wanted.plan_id)),
+        reminders = select(cast(col(Reminder.id), String)).where(Reminder.plan_id == wanted.plan_id)
+        about_plan = or_(
+            and_(col(AuditLog.entity) == "plan", col(AuditLog.entity_id) == plan),
             and_(col(AuditLog.entity) == "conversation", col(AuditLog.entity_id).in_(interviews)),
-        ))
+            and_(col(AuditLog.entity) == "reminder", col(AuditLog.entity_id).in_(reminders)),
+        )
+        if session.get(Plan, wanted.plan_id) is None and session.exec(
+                select(AuditLog.id).where(about_plan).limit(1)).first() is None:
+            raise AuditTrailError(f"no plan {wanted.plan_id}")
+        query = query.where(about_plan)
     if wanted.actor_email is not None:
-        actor = session.exec(select(User.id).where(User.email == wanted.actor_email.strip().lower())).first()
+        actor = DirectoryRepository(session).user_by_email(wanted.actor_email)
         if actor is None:
             raise AuditTrailError(f"no user {wanted.actor_email!r}")
-        query = query.where(AuditLog.actor_user_id == actor)
+        query = query.where(AuditLog.actor_user_id == actor.id)
     if wanted.school_name is not None:
         schools = list(session.exec(
             select(School.id).where(func.lower(School.name) == wanted.school_name.strip().lower())))
@@ -74,8 +86,6 @@ def audit_trail(session: Session, wanted: AuditFilter) -> list[AuditTrailEntry]:
     query = query.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
     if wanted.limit:
         query = query.limit(wanted.limit)
-    return [
-        AuditTrailEntry(at=row.at, actor=email, action=row.action, entity=row.entity, entity_id=row.entity_id,
-                        school=school, detail=row.detail_json)
-        for row, email, school in session.exec(query)
-    ]
+    for row, email, school in session.exec(query.execution_options(yield_per=500)):
+        yield AuditTrailEntry(at=row.at, actor=email, action=row.action, entity=row.entity,
+                              entity_id=row.entity_id, school=school, detail=row.detail_json)

@@ -4,6 +4,7 @@ by an administrator (``ptt users add``), never taken from the identity provider.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
@@ -15,6 +16,7 @@ from assistant.web.runtime import db, runtime
 from assistant.web.security import safe_next, sign_in, sign_out
 from storage.repositories import DirectoryRepository
 
+logger = logging.getLogger("ptt.web")
 bp = Blueprint("auth", __name__)
 
 
@@ -42,12 +44,16 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    user = g.get("user")
-    if user is not None and g.get("auth_method") == "session":
+    user = g.get("user") if g.get("auth_method") == "session" else None
+    sign_out()  # first: on a shared computer, signing out must not hang on the audit log
+    if user is not None:
         session = db()
-        auth.record_sign_out(session, user, address=request.remote_addr)
-        session.commit()
-    sign_out()
+        try:
+            auth.record_sign_out(session, user, address=request.remote_addr)
+            session.commit()
+        except Exception:
+            session.rollback()
+            logger.exception("the sign-out of user %s could not be written to the audit log", user.id)
     flash("You have signed out.")
     return redirect(url_for("auth.login"))
 

@@ -130,6 +130,21 @@ def test_signing_out_ends_the_session(client: FlaskClient) -> None:
     assert client.get("/api/v1/timetables").status_code == 401
 
 
+def test_signing_out_ends_the_session_even_when_the_audit_log_cannot_be_written(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from assistant.services import auth
+
+    def locked(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("database is locked"))
+
+    csrf = sign_in(client, OAK_STAFF)
+    monkeypatch.setattr(auth, "record_sign_out", locked)
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 302
+    assert client.get("/").status_code == 302
+
+
 def test_signing_in_again_rotates_the_csrf_token(client: FlaskClient) -> None:
     before = login_token(client)
     after = sign_in(client, OAK_STAFF)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -107,17 +108,28 @@ def test_audit_shows_who_read_or_changed_a_plan_and_who_signed_in(env: dict[str,
     app.extensions["ptt"].engine.dispose()
 
     code, output = run("audit", "--plan", str(plan_id))
-    header, *rows = output.strip().splitlines()
-    assert code == 0 and header.split("\t") == ["at", "who", "action", "what", "school", "detail"]
-    newest = rows[0].split("\t")
-    assert newest[1:5] == [OAK_DSL, "read", f"plan {plan_id}", "Oak Primary"]
-    assert all(f"plan {plan_id}" in row or "conversation" in row for row in rows)
+    header, *rows = (line.split("\t") for line in output.strip().splitlines())
+    assert code == 0 and header == ["at", "who", "action", "what", "school", "detail"]
+    assert rows[0][1:5] == [OAK_DSL, "read", f"plan {plan_id}", "Oak Primary"]
+    assert {row[3] for row in rows} == {f"plan {plan_id}"}  # the demo wrote its plans without an interview
     code, output = run("audit", "--action", "sign_in", "--csv")
     (sign_in_row,) = list(csv.DictReader(io.StringIO(output)))
     assert code == 0 and sign_in_row["who"] == OAK_DSL and '"method": "password"' in sign_in_row["detail"]
     assert run("audit", "--action", "sign_out") == (0, "No audit entries match.\n")
-    code, output = run("audit", "--user", "nobody@oak.example.org")
-    assert code == 2 and "no user 'nobody@oak.example.org'" in output
+    code, output = run("audit", "--limit", "2")
+    assert code == 0 and len(output.strip().splitlines()) == 1 + 2 + 1 and "--limit 0 for all" in output
+    for args, complaint in ((("--user", "nobody@oak.example.org"), "no user 'nobody@oak.example.org'"),
+                            (("--plan", "99999"), "no plan 99999")):
+        code, output = run("audit", *args)
+        assert code == 2 and complaint in output
+
+
+def test_audit_looks_for_the_database_but_never_creates_one(env: dict[str, str], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    code, output = run("audit")
+    assert code == 2 and "no database at" in output and "elsewhere.db" in output
+    assert not (tmp_path / "elsewhere.db").exists()
 
 
 def test_db_upgrade_and_current(env: dict[str, str]) -> None:
@@ -168,17 +180,27 @@ def test_the_app_checkpoints_its_sqlite_log_in_a_background_thread(tmp_path: Pat
     app = create_app(settings_for(url))
     checkpointer = app.extensions["ptt_wal_checkpointer"]
     try:
-        assert checkpointer is not None and checkpointer.running
         assert checkpointer.database == (tmp_path / "logged.db").resolve()
+        assert not checkpointer.running  # until this process serves a request (not in a --preload master)
+        assert app.test_client().get("/healthz").status_code == 200
+        assert checkpointer.running
     finally:
-        if checkpointer is not None:
-            checkpointer.stop()
         app.extensions["ptt"].engine.dispose()
+    assert _eventually_stopped(checkpointer)
+
+
+def _eventually_stopped(checkpointer: Any) -> bool:
+    import time
+
+    deadline = time.monotonic() + 5
+    while checkpointer.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not checkpointer.running
 
 
 @pytest.mark.postgres
 def test_the_app_runs_no_checkpointer_on_postgresql(postgres_world: World) -> None:
-    assert postgres_world.app.extensions["ptt_wal_checkpointer"] is None
+    assert "ptt_wal_checkpointer" not in postgres_world.app.extensions
 
 
 def test_without_secret_key_a_key_is_generated_once_next_to_the_database(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from assistant.services.audit_trail import AuditFilter, AuditTrailError, audit_trail
-from storage.models import AuditAction, Conversation, Plan, Pupil
+from storage.models import AuditAction, Conversation, Plan, Pupil, Reminder
 from storage.repositories import AuditRepository
 from storage.uow import UnitOfWork
 from tests.integration.conftest import Staff, seed_staff
@@ -33,6 +33,10 @@ def trail(session_factory: sessionmaker[Session], staff: Staff) -> dict[str, int
         uow.session.add(Conversation(id="interview-1", user_id=staff.lead_id, policy_id="derby-city",
                                      plan_id=plan.id))
         uow.session.add(Conversation(id="interview-2", user_id=staff.lead_id, policy_id="derby-city"))
+        reminder = Reminder(plan_id=plan.id, kind="review_due", subject="review:1", due_at=_day(9),
+                            idempotency_key=f"plan:{plan.id}:review:1", status="pending", attempts=0,
+                            escalation_level=0, recipient_role="dsl", channel="email", created_at=_day(3))
+        uow.session.add(reminder)
         uow.session.flush()
         audit = AuditRepository(uow.session)
         oak = {"school_id": staff.school_id}
@@ -46,8 +50,10 @@ def trail(session_factory: sessionmaker[Session], staff: Staff) -> dict[str, int
         audit.record("sign_in", "user", staff.dsl_id, actor_user_id=staff.dsl_id, at=_day(6, 8), **oak,
                      detail={"method": "password", "address": "10.0.0.7"})
         audit.record("read", "plan", "99", actor_user_id=elm.dsl_id, at=_day(7), school_id=elm.school_id)
+        audit.record("update", "reminder", reminder.id, actor_user_id=staff.dsl_id, at=_day(9), **oak,
+                     detail={"summary": "Reminder review_due acknowledged."})
         uow.commit()
-        return {"plan": plan.id, "other": other.id}
+        return {"plan": plan.id, "other": other.id, "reminder": reminder.id}
 
 
 def _rows(session_factory: sessionmaker[Session], **wanted: object) -> list[tuple[str, str, str | None]]:
@@ -59,6 +65,7 @@ def test_a_plans_trail_holds_its_own_rows_and_its_interviews_newest_first(
         session_factory: sessionmaker[Session], trail: dict[str, int]) -> None:
     plan = str(trail["plan"])
     assert _rows(session_factory, plan_id=trail["plan"]) == [
+        ("update", "reminder", str(trail["reminder"])),
         ("export", "plan", plan), ("read", "plan", plan), ("create", "plan", plan),
         ("create", "conversation", "interview-1"),
     ]
@@ -76,16 +83,20 @@ def test_a_persons_actions_one_schools_one_kind_and_from_a_day_on(
         session_factory: sessionmaker[Session], staff: Staff, trail: dict[str, int]) -> None:
     plan, other = str(trail["plan"]), str(trail["other"])
     assert _rows(session_factory, actor_email=" DSL@oakprimary.sch.uk ") == [  # at the same time: last recorded first
+        ("update", "reminder", str(trail["reminder"])),
         ("read", "plan", other), ("export", "plan", plan), ("sign_in", "user", str(staff.dsl_id))]
     assert _rows(session_factory, school_name="elm primary") == [("read", "plan", "99")]
     assert [r[0] for r in _rows(session_factory, action=AuditAction.SIGN_IN)] == ["sign_in"]
-    assert len(_rows(session_factory, since=date(2026, 11, 6))) == 4
+    assert len(_rows(session_factory, since=date(2026, 11, 6))) == 5
     assert len(_rows(session_factory, school_name="Oak Primary", since=date(2026, 11, 6), limit=2)) == 2
-    assert len(_rows(session_factory, limit=0)) == 8
+    assert len(_rows(session_factory, limit=0)) == 9
 
 
-def test_an_unknown_person_or_school_is_an_error_not_an_empty_trail(
+def test_an_unknown_plan_person_or_school_is_an_error_not_an_empty_trail(
         session_factory: sessionmaker[Session], trail: dict[str, int]) -> None:
+    with pytest.raises(AuditTrailError, match="no plan 99999"):
+        _rows(session_factory, plan_id=99999)
+    assert _rows(session_factory, plan_id=99) == [("read", "plan", "99")]  # a plan no longer there keeps its trail
     with pytest.raises(AuditTrailError, match=r"no user 'nobody@oak\.sch\.uk'"):
         _rows(session_factory, actor_email="nobody@oak.sch.uk")
     with pytest.raises(AuditTrailError, match="no school 'Ash Primary'"):
