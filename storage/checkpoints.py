@@ -3,8 +3,8 @@
 In WAL mode a commit appends pages to the log; once the log passes 1000 pages, the commit that
 pushed it over copies them all into the database file and syncs it to disk before returning (an
 automatic checkpoint). The request that happens to make that commit waits for it: in the web
-app, one answer in a hundred or so took three times as long as the rest (its p99 with the server
-to itself was 6.0–6.7 ms against a median of 2), only for being the one to cross the line. With
+app, one answer in a hundred or so took three times as long as the rest, only for being the one
+to cross the line (see the README's Architecture for the figures). With
 :func:`checkpoint_in_background`, a thread of the process checkpoints every half second instead,
 while requests carry on (the sqlite3 module lets go of the GIL while SQLite works).
 
