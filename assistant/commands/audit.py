@@ -12,17 +12,21 @@ import click
 from sqlalchemy.engine import make_url
 
 from assistant.services.audit_trail import AuditFilter, AuditTrailEntry, AuditTrailError, audit_trail
+from rules.reminder_schedule import SCHOOL_TIMEZONE
 from storage.db import database_url_from_env, is_sqlite, make_engine, make_read_only_session_factory
 from storage.models import AuditAction
 
 COLUMNS = ("at", "who", "action", "what", "school", "detail")
 
 
-def _row(entry: AuditTrailEntry) -> tuple[str, ...]:
+def _row(entry: AuditTrailEntry, *, as_csv: bool) -> tuple[str, ...]:
+    """One entry's columns; the time in England's (as the web pages show it), for a spreadsheet
+    as ISO 8601 with its offset."""
     what = entry.entity if entry.entity_id is None else f"{entry.entity} {entry.entity_id}"
     detail = json.dumps(entry.detail, default=str) if entry.detail else ""
-    return (entry.at.strftime("%Y-%m-%d %H:%M:%SZ"), entry.actor or "(system)", entry.action, what,
-            entry.school or "", detail)
+    at = entry.at.astimezone(SCHOOL_TIMEZONE)
+    return (at.isoformat(timespec="seconds") if as_csv else at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            entry.actor or "(system)", entry.action, what, entry.school or "", detail)
 
 
 def _fail(message: str) -> None:
@@ -37,14 +41,14 @@ def _fail(message: str) -> None:
 @click.option("--school", "school_name", metavar="NAME", help="Rows about this school's pupils and staff.")
 @click.option("--action", type=click.Choice([a.value for a in AuditAction]), help="One kind of action.")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%d/%m/%Y"]), metavar="DATE",
-              help="From the start of this day (UTC) on: 2026-11-01 or 01/11/2026.")
+              help="From the start of this day (in England) on: 2026-11-01 or 01/11/2026.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0), help="At most this many; 0: all.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, for a spreadsheet.")
 def audit(plan_id: int | None, actor_email: str | None, school_name: str | None, action: str | None,
           since: datetime | None, limit: int, as_csv: bool) -> None:
     """Read the audit log, newest first: who read, changed or exported which plan or interview,
-    and who signed in and out, from where. Times are UTC. For subject access requests and
-    investigations.
+    and who signed in and out, from where. Times are England's (GMT or BST), as the web pages
+    show them. For subject access requests and investigations.
 
     \b
     ptt audit --plan 12                 # who has seen or changed plan 12
@@ -74,7 +78,7 @@ def audit(plan_id: int | None, actor_email: str | None, school_name: str | None,
             for entry in audit_trail(session, wanted):  # rows stream from the database as they are written
                 if shown == 0:
                     emit(COLUMNS)
-                emit(_row(entry))
+                emit(_row(entry, as_csv=as_csv))
                 shown += 1
     except AuditTrailError as error:
         _fail(str(error))

@@ -10,13 +10,14 @@ can be exported without holding it in memory; on SQLite the reading takes no wri
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import String, and_, cast, func, or_
 from sqlmodel import Session, col, select
 
+from rules.reminder_schedule import SCHOOL_TIMEZONE
 from storage.models import AuditAction, AuditLog, Conversation, Plan, Reminder, School, User
 from storage.repositories import DirectoryRepository
 
@@ -82,7 +83,8 @@ def audit_trail(session: Session, wanted: AuditFilter) -> Iterator[AuditTrailEnt
     if wanted.action is not None:
         query = query.where(AuditLog.action == wanted.action.value)
     if wanted.since is not None:
-        query = query.where(col(AuditLog.at) >= datetime.combine(wanted.since, time.min, tzinfo=UTC))
+        # From midnight in England, the day as the web pages show it (GMT or BST).
+        query = query.where(col(AuditLog.at) >= datetime.combine(wanted.since, time.min, tzinfo=SCHOOL_TIMEZONE))
     query = query.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
     if wanted.limit:
         query = query.limit(wanted.limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,9 @@ def test_audit_shows_who_read_or_changed_a_plan_and_who_signed_in(env: dict[str,
     code, output = run("audit", "--action", "sign_in", "--csv")
     (sign_in_row,) = list(csv.DictReader(io.StringIO(output)))
     assert code == 0 and sign_in_row["who"] == OAK_DSL and '"method": "password"' in sign_in_row["detail"]
+    signed_in_at = datetime.fromisoformat(sign_in_row["at"])  # England's time, with its offset
+    assert signed_in_at.utcoffset() is not None and abs(datetime.now(UTC) - signed_in_at) < timedelta(minutes=5)
+    assert rows[0][0].endswith((" GMT", " BST"))
     assert run("audit", "--action", "sign_out") == (0, "No audit entries match.\n")
     code, output = run("audit", "--limit", "2")
     assert code == 0 and len(output.strip().splitlines()) == 1 + 2 + 1 and "--limit 0 for all" in output

@@ -92,6 +92,18 @@ def test_a_persons_actions_one_schools_one_kind_and_from_a_day_on(
     assert len(_rows(session_factory, limit=0)) == 9
 
 
+def test_since_is_a_day_in_england_summer_time_included(
+        session_factory: sessionmaker[Session], staff: Staff) -> None:
+    """Half past midnight on 1 July in England is 23:30 on 30 June in UTC."""
+    with UnitOfWork(session_factory) as uow:
+        for at in (datetime(2026, 6, 30, 22, 59, tzinfo=UTC), datetime(2026, 6, 30, 23, 30, tzinfo=UTC)):
+            AuditRepository(uow.session).record("sign_in", "user", staff.dsl_id, actor_user_id=staff.dsl_id, at=at)
+        uow.commit()
+    with session_factory() as session:
+        (entry,) = audit_trail(session, AuditFilter(since=date(2026, 7, 1)))
+    assert entry.at == datetime(2026, 6, 30, 23, 30, tzinfo=UTC)
+
+
 def test_an_unknown_plan_person_or_school_is_an_error_not_an_empty_trail(
         session_factory: sessionmaker[Session], trail: dict[str, int]) -> None:
     with pytest.raises(AuditTrailError, match="no plan 99999"):
