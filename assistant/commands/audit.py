@@ -6,14 +6,13 @@ import csv
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 
 import click
-from sqlalchemy.engine import make_url
 
+from assistant.config import Settings
 from assistant.services.audit_trail import AuditFilter, AuditTrailEntry, AuditTrailError, audit_trail
 from rules.reminder_schedule import SCHOOL_TIMEZONE
-from storage.db import database_url_from_env, is_sqlite, make_engine, make_read_only_session_factory
+from storage.db import make_engine, make_read_only_session_factory
 from storage.models import AuditAction
 
 COLUMNS = ("at", "who", "action", "what", "school", "detail")
@@ -58,11 +57,10 @@ def audit(plan_id: int | None, actor_email: str | None, school_name: str | None,
     wanted = AuditFilter(plan_id=plan_id, actor_email=actor_email, school_name=school_name,
                          action=AuditAction(action) if action else None,
                          since=since.date() if since else None, limit=limit)
-    url = database_url_from_env()
-    if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:" and not Path(database).exists():
-            _fail(f"no database at {Path(database).resolve()} (set DATABASE_URL, or run this where the app runs)")
+    settings = Settings()
+    database = settings.sqlite_path()
+    if database is not None and not database.exists():
+        _fail(f"no database at {database.resolve()} (set DATABASE_URL, or run this where the app runs)")
     writer = csv.writer(sys.stdout, lineterminator="\n") if as_csv else None
 
     def emit(fields: tuple[str, ...]) -> None:
@@ -71,7 +69,7 @@ def audit(plan_id: int | None, actor_email: str | None, school_name: str | None,
         else:
             click.echo("\t".join(fields))
 
-    engine = make_engine(url)
+    engine = make_engine(settings.database_url)
     shown = 0
     try:
         with make_read_only_session_factory(engine)() as session:
