@@ -1,7 +1,10 @@
-"""Shared test helpers: where the policy documents and the example cases live."""
+"""Shared test helpers: where the policy documents and the example cases live; waiting for
+what a background thread does."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,3 +20,14 @@ def policy_texts() -> dict[str, str]:
     if not POLICY_DOCUMENTS.is_dir():
         pytest.fail(f"the policy documents are missing: {POLICY_DOCUMENTS}")
     return {path.stem: path.read_text(encoding="utf-8") for path in POLICY_DOCUMENTS.glob("*.txt")}
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """Whether ``condition`` holds within ``seconds`` (asked every 10 ms): for what a background
+    thread does in its own time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()

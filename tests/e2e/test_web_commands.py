@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +15,7 @@ from assistant.config import Settings
 from assistant.web import create_app
 from storage.db import make_engine, make_session_factory
 from storage.models import LocalAuthority, School, User
+from tests.conftest import eventually
 
 from .conftest import OAK_DSL, World, settings_for, signed_in
 
@@ -190,16 +190,7 @@ def test_the_app_checkpoints_its_sqlite_log_in_a_background_thread(tmp_path: Pat
         assert checkpointer.running
     finally:
         app.extensions["ptt"].engine.dispose()
-    assert _eventually_stopped(checkpointer)
-
-
-def _eventually_stopped(checkpointer: Any) -> bool:
-    import time
-
-    deadline = time.monotonic() + 5
-    while checkpointer.running and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not checkpointer.running
+    assert eventually(lambda: not checkpointer.running, 5)
 
 
 @pytest.mark.postgres

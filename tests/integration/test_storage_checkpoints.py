@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from storage.checkpoints import (
     checkpoint_in_background,
 )
 from storage.db import make_engine
+from tests.conftest import eventually
 
 PAGE = 4096
 ROWS_PER_COMMIT = 50
@@ -39,15 +39,6 @@ def _write_pages(engine: Engine, pages: int) -> None:
 def _log_pages(database: Path) -> float:
     wal = database.with_name(database.name + "-wal")
     return wal.stat().st_size / PAGE if wal.exists() else 0.0
-
-
-def _eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def test_a_plain_engines_commits_checkpoint_the_log_every_thousand_pages(tmp_path: Path) -> None:
@@ -93,17 +84,17 @@ def test_the_background_thread_copies_the_log_into_the_database_file(tmp_path: P
             return (last is not None and last.log_frames > 0 and last.checkpointed_frames == last.log_frames
                     and database.stat().st_size >= 500 * PAGE)
 
-        assert _eventually(copied), (checkpointer.last, database.stat().st_size)
+        assert eventually(copied), (checkpointer.last, database.stat().st_size)
         assert checkpointer.last_error is None
 
 
 def test_the_thread_waits_for_a_database_not_yet_created_and_does_not_create_it(tmp_path: Path) -> None:
     database = tmp_path / "later.db"
     with _checkpointed(database, interval_seconds=0.01) as (engine, checkpointer):
-        assert _eventually(lambda: checkpointer.last_error is not None)
+        assert eventually(lambda: checkpointer.last_error is not None)
         assert not database.exists()
         _write_pages(engine, 100)
-        assert _eventually(lambda: checkpointer.last is not None and checkpointer.last.log_frames > 0), \
+        assert eventually(lambda: checkpointer.last is not None and checkpointer.last.log_frames > 0), \
             checkpointer.last
         assert checkpointer.last_error is None
 
@@ -135,11 +126,11 @@ def test_the_thread_stops_when_its_engine_is_disposed_of_or_dropped(tmp_path: Pa
         checkpointer.ensure_running()
         assert checkpointer.running
     disposed.dispose()
-    assert _eventually(lambda: not checkpointers[0].running)
+    assert eventually(lambda: not checkpointers[0].running)
     assert checkpointers[1].running
     del dropped
     gc.collect()
-    assert _eventually(lambda: not checkpointers[1].running)
+    assert eventually(lambda: not checkpointers[1].running)
 
 
 def test_a_forked_process_runs_a_thread_of_its_own(tmp_path: Path) -> None:
@@ -154,7 +145,7 @@ def test_a_forked_process_runs_a_thread_of_its_own(tmp_path: Path) -> None:
         try:
             ok = not checkpointer.running
             checkpointer.ensure_running()
-            ok = ok and checkpointer.running and _eventually(lambda: checkpointer.checkpoints > 0, 5)
+            ok = ok and checkpointer.running and eventually(lambda: checkpointer.checkpoints > 0, 5)
         finally:
             os._exit(0 if ok else 1)
     _, status = os.waitpid(child, 0)
