@@ -5,8 +5,9 @@ Saving the plan an interview has just written is an interview's heaviest answer.
 ORM it took seven statements and as many flushes: on PostgreSQL seven round trips to the server,
 while a worker that holds one answer for long makes every other request queue for the other.
 Here :mod:`assistant.services.plans` works out the rows first and they are written together: on
-PostgreSQL as one statement, on SQLite as one Core statement per table (there no round trip is
-saved, but the unit of work's bookkeeping is). The reminders' idempotency keys hold
+PostgreSQL as one statement, on SQLite as one statement per table on the driver's cursor
+(:mod:`storage.driver`: there no round trip is saved, but the unit of work's bookkeeping and
+SQLAlchemy's own work per statement, most of a save's time in the database, are). The reminders' idempotency keys hold
 :data:`PLAN_ID` where the plan's id goes, as the database gives it; with a new id in their keys
 they are new rows, so they are inserted where :meth:`ReminderRepository.schedule` upserts.
 
@@ -22,10 +23,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlmodel import Session
 
 from storage.db import json_dumps
+from storage.driver import DriverInsert, driver_insert
 from storage.models import AuditLog, Consultation, Plan, PlanVersion, Pupil, Reminder, Review
 
 #: Stands for the new plan's id in its reminders' idempotency keys.
@@ -51,11 +53,6 @@ class NewPlan:
 
 
 _PLANS = Plan.__table__  # type: ignore[attr-defined]
-# Built once, as storage.repositories builds its audit INSERT: building a statement costs more
-# than running it. On the tables, not the models: the ORM's bulk inserts cost several times more.
-_INSERT_PUPIL, _INSERT_PLAN, _INSERT_CONSULTATION, _INSERT_REVIEW, _INSERT_REMINDER, _INSERT_VERSION, _INSERT_AUDIT = (
-    insert(model.__table__)  # type: ignore[attr-defined]
-    for model in (Pupil, Plan, Consultation, Review, Reminder, PlanVersion, AuditLog))
 #: The columns of :attr:`NewPlan.plan`: all the plan's but the two the database gives.
 NEW_PLAN_COLUMNS = tuple(c.name for c in _PLANS.columns if c.name not in ("id", "pupil_id"))
 _PUPIL_COLUMNS = ("first_name", "last_name", "date_of_birth", "upn", "school_id")
@@ -78,19 +75,27 @@ class PlanWriter:
         return self._insert_each(new)
 
     def _insert_each(self, new: NewPlan) -> tuple[int, int]:
-        execute = self.session.execute
+        """SQLite: one statement per table, on the driver's cursor (:mod:`storage.driver`)."""
+        session = self.session
+        dialect = session.get_bind().dialect
+
+        def insert(model: Any, rows: Sequence[dict[str, Any]]) -> DriverInsert:
+            return driver_insert(model.__table__, tuple(rows[0]), dialect)
+
         pupil_id = new.pupil_id
         if new.pupil is not None:
-            pupil_id = execute(_INSERT_PUPIL, new.pupil).inserted_primary_key[0]  # type: ignore[index]
-        plan_id = execute(_INSERT_PLAN, {**new.plan, "pupil_id": pupil_id}).inserted_primary_key[0]  # type: ignore[index]
-        if new.consultations:
-            execute(_INSERT_CONSULTATION, [{**row, "plan_id": plan_id} for row in new.consultations])
-        if new.review_dates:
-            execute(_INSERT_REVIEW, [{"plan_id": plan_id, "due_on": day} for day in new.review_dates])
-        if new.reminders:
-            execute(_INSERT_REMINDER, [_with_plan_id(row, plan_id) for row in new.reminders])
-        execute(_INSERT_VERSION, {**new.version, "plan_id": plan_id})
-        execute(_INSERT_AUDIT, {**new.audit, "entity": "plan", "entity_id": str(plan_id)})
+            pupil_id = insert(Pupil, [new.pupil]).one(session, new.pupil)
+        plan = {**new.plan, "pupil_id": pupil_id}
+        plan_id = insert(Plan, [plan]).one(session, plan)
+        for model, rows in (
+            (Consultation, [{**row, "plan_id": plan_id} for row in new.consultations]),
+            (Review, [{"plan_id": plan_id, "due_on": day} for day in new.review_dates]),
+            (Reminder, [_with_plan_id(row, plan_id) for row in new.reminders]),
+            (PlanVersion, [{**new.version, "plan_id": plan_id}]),
+            (AuditLog, [{**new.audit, "entity": "plan", "entity_id": str(plan_id)}]),
+        ):
+            if rows:
+                insert(model, rows).many(session, rows)
         assert pupil_id is not None
         return pupil_id, plan_id
 

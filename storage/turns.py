@@ -28,17 +28,17 @@ write through here and read back through the ORM, and the other way about, on bo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import exc
 from sqlmodel import Session
 
 from storage.db import json_dumps, open_transaction, outside_transaction
+from storage.driver import driver_cursor
 
 
 @dataclass(slots=True)
@@ -82,28 +82,9 @@ class TurnStore:
         self.session = session
         self.postgres = session.get_bind().dialect.name == "postgresql"
 
-    @contextmanager
-    def _cursor(self, sql: str) -> Iterator[Any]:
-        """A cursor of the session's connection, closed afterwards. The driver's errors come out
-        as SQLAlchemy's (``IntegrityError``, ``OperationalError``…), as from any other statement,
-        and a lost connection is invalidated so that the pool replaces it."""
-        connection = self.session.connection()
-        driver_connection = connection.connection.driver_connection
-        assert driver_connection is not None
-        dialect = connection.dialect
-        cursor = None
-        try:
-            cursor = driver_connection.cursor()
-            yield cursor
-        except dialect.loaded_dbapi.Error as error:
-            lost = dialect.is_disconnect(error, driver_connection, cursor)
-            if lost:
-                connection.invalidate(error)
-            raise exc.DBAPIError.instance(self._sql(sql), None, error, dialect.loaded_dbapi.Error,
-                                          connection_invalidated=lost, dialect=dialect) from error
-        finally:
-            if cursor is not None:
-                cursor.close()
+    def _cursor(self, sql: str) -> AbstractContextManager[Any]:
+        """A cursor of the session's connection (:func:`storage.driver.driver_cursor`)."""
+        return driver_cursor(self.session, self._sql(sql))
 
     def _time(self, value: datetime) -> Any:
         """A timestamp as :class:`storage.types.UTCDateTime` binds it."""

@@ -32,15 +32,27 @@ def test_a_new_plan_is_one_statement_on_postgresql_and_one_per_table_on_sqlite(
     engine: Engine, session_factory: sessionmaker[Session], staff: Staff, backend: str
 ) -> None:
     with session_factory() as session:
-        session.connection()  # the transaction's own statements are not the plan's
-        with statements_run(engine) as run:
-            _create(session, staff, PupilDetails("Jo", "Smith"))
+        connection = session.connection()  # the transaction's own statements are not the plan's
+        if backend == "postgresql":
+            with statements_run(engine) as run:
+                _create(session, staff, PupilDetails("Jo", "Smith"))
+        else:  # on SQLite the plan goes to the driver's cursor, beneath SQLAlchemy: ask sqlite3
+            run = []
+            driver_connection = connection.connection.driver_connection
+            driver_connection.set_trace_callback(run.append)
+            try:
+                _create(session, staff, PupilDetails("Jo", "Smith"))
+            finally:
+                driver_connection.set_trace_callback(None)
         session.commit()
-    written = [statement.split()[2] for statement in run if statement.lstrip().upper().startswith("INSERT")]
     if backend == "postgresql":
         assert len(run) == 1 and run[0].lstrip().startswith("WITH new_pupil AS")
     else:
-        assert written == ["pupils", "plans", "consultations", "reviews", "reminders", "plan_versions", "audit_log"]
+        written = [statement.split()[2] for statement in run if statement.lstrip().upper().startswith("INSERT")]
+        tables = ["pupils", "plans", "consultations", "reviews", "reminders", "plan_versions", "audit_log"]
+        # executemany runs a table's statement once per row: one statement per table, in this order
+        assert [table for n, table in enumerate(written) if n == 0 or written[n - 1] != table] == tables
+        assert len(run) == len(written)  # nothing else: no SELECT, no flush of the unit of work
 
 
 def test_a_new_plans_pupil_version_consultations_and_audit_row_read_back_as_built(
