@@ -62,6 +62,9 @@ class DriverInsert:
         self.defaulted: tuple[Column[Any], ...] = tuple(
             column for column in table.columns
             if column.name not in self.given and column.default is not None and not column.primary_key)
+        for column in self.defaulted:  # Core renders these in the SQL; here they would be bound as values
+            if not (column.default.is_scalar or column.default.is_callable):  # type: ignore[union-attr]
+                raise ValueError(f"{table.name}.{column.name}'s default is SQL, not a value: give the column")
         names = [*self.given, *(column.name for column in self.defaulted)]
         self.converters: tuple[_Converter, ...] = tuple(
             table.columns[name].type._cached_bind_processor(dialect) for name in names)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import Column, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
@@ -100,6 +100,17 @@ def test_a_driver_error_comes_out_as_sqlalchemys_and_writes_nothing(
 def test_an_insert_names_only_the_tables_columns(session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session, pytest.raises(ValueError, match="no column nickname"):
         DriverInsert(Pupil.__table__, ("first_name", "nickname"), session.get_bind().dialect)  # type: ignore[attr-defined]
+
+
+def test_a_column_whose_default_is_sql_must_be_given(session_factory: sessionmaker[Session]) -> None:
+    from sqlalchemy import Integer, MetaData, func
+
+    table = Table("stamped", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("at", Integer, default=func.now()))
+    dialect = session_factory().get_bind().dialect
+    with pytest.raises(ValueError, match=r"stamped\.at's default is SQL"):
+        DriverInsert(table, ("id",), dialect)
+    assert DriverInsert(table, ("at",), dialect).sql.startswith("INSERT INTO stamped (at)")
 
 
 def test_the_statement_is_built_once_per_table_columns_and_engine(session_factory: sessionmaker[Session]) -> None:
