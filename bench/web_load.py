@@ -13,10 +13,10 @@ stream of independent people: the latency at that load), the paced phases in ``-
 rounds (default 3), floor and turns alternating, pooled. Interviewers begin each phase
 part-way through an interview, spread evenly, as in steady state. Prints turns/s, p50 and p99
 latency and the ratios to the floor, against the targets (p99 <= 50 ms at 300 turns/s,
->= 300 turns/s, ratio <= 2), and what share of the flat-out rates the paced phases offer (near
-100%, the latencies measure a machine at its limit). Beforehand one user alone shows what each kind of request costs
-with no queueing (see ``bench/queue_model.py`` for what two workers make of that mix). It
-prints; it never asserts.
+>= 300 turns/s, ratio <= 2), and what share of the flat-out rates the paced phases offer
+(near 100%, the latencies measure a machine at its limit). Beforehand one user alone shows what
+each kind of request costs with no queueing (see ``bench/queue_model.py`` for what two workers
+make of that mix). It prints; it never asserts.
 
 The users are coroutines of one asyncio loop speaking HTTP/1.1 on raw streams: cheap enough to
 leave the two cores to the server, and a reply is timed when it arrives rather than when a

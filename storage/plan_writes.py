@@ -7,9 +7,10 @@ while a worker that holds one answer for long makes every other request queue fo
 Here :mod:`assistant.services.plans` works out the rows first and they are written together: on
 PostgreSQL as one statement, on SQLite as one statement per table on the driver's cursor
 (:mod:`storage.driver`: there no round trip is saved, but the unit of work's bookkeeping and
-SQLAlchemy's own work per statement, most of a save's time in the database, are). The reminders' idempotency keys hold
-:data:`PLAN_ID` where the plan's id goes, as the database gives it; with a new id in their keys
-they are new rows, so they are inserted where :meth:`ReminderRepository.schedule` upserts.
+SQLAlchemy's own work per statement, most of a save's time in the database, are). The
+reminders' idempotency keys hold :data:`PLAN_ID` where the plan's id goes, as the database gives
+it; with a new id in their keys they are new rows, so they are inserted where
+:meth:`ReminderRepository.schedule` upserts.
 
 The rows are plain column values: dates and timezone-aware datetimes, JSON columns as Python
 values. The tests write plans through here on both databases and read them back through the
