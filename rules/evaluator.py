@@ -395,7 +395,7 @@ def evaluate(case: Case, pack: Pack | None = None) -> Decision:
                 "info",
                 f"{hours:g} hours a week is not less than full time ({full_time_hours:g} h) for "
                 f"{year_group}; this would not be a part-time timetable.",
-                hours_citation or pack.end_date.citation,
+                hours_citation or pack.full_time_citation or pack.end_date.citation,
             )
         )
 

@@ -221,6 +221,10 @@ class Pack(BaseModel):
     escalation: NextStepRule | None = None
     reviews: ReviewRule
     full_time_hours: tuple[HoursBand, ...] = ()
+    #: The passage the ``not_reduced`` reason cites for a year group the document gives no hours
+    #: for (what a part-time timetable must return to): required unless the bands cover them all.
+    full_time_cite: str = ""
+    full_time_citation: Citation | None = None
     next_steps: tuple[NextStepRule, ...] = ()
     stops: tuple[StopRule, ...] = ()
     advice: tuple[AdviceRule, ...] = ()
@@ -261,6 +265,11 @@ def _resolve(pack: Pack) -> Pack:
             f"{pack.id}: full_time_hours misses {sorted(set(YEAR_GROUPS) - covered)}; "
             "say under silent_on.full_time_hours what the document leaves out"
         )
+    if covered != set(YEAR_GROUPS) and not pack.full_time_cite:
+        raise PackError(
+            f"{pack.id}: full_time_hours leaves out {sorted(set(YEAR_GROUPS) - covered)}; name under "
+            "full_time_cite the passage on returning to full time, for the hours it does not give"
+        )
     return pack.model_copy(
         update={
             "reasons": reasons,
@@ -277,6 +286,7 @@ def _resolve(pack: Pack) -> Pack:
             "escalation": resolved(pack.escalation) if pack.escalation else None,
             "reviews": resolved(pack.reviews),
             "full_time_hours": tuple(resolved(r) for r in pack.full_time_hours),
+            "full_time_citation": pack.cite(pack.full_time_cite) if pack.full_time_cite else None,
             "next_steps": tuple(resolved(r) for r in pack.next_steps),
             "stops": tuple(resolved(r) for r in pack.stops),
             "advice": tuple(resolved(r) for r in pack.advice),

@@ -42,6 +42,15 @@ def test_a_pack_citing_a_missing_clause_fails_to_load() -> None:
         parse_pack(text)
 
 
+def test_a_pack_giving_no_hours_for_some_year_groups_must_name_what_it_says_of_full_time() -> None:
+    text = (PACKS_DIRECTORY / "derbyshire.yaml").read_text().replace("full_time_cite: time_limit", "")
+    with pytest.raises(PackError, match="full_time_cite"):
+        parse_pack(text)
+    bath_and_wells = (PACKS_DIRECTORY / "bath-wells-mat.yaml").read_text()
+    assert "full_time_cite" not in bath_and_wells  # its bands cover every year group
+    assert parse_pack(bath_and_wells).full_time_citation is None
+
+
 def test_a_pack_with_an_unknown_fact_fails_to_load() -> None:
     text = (
         (PACKS_DIRECTORY / "derbyshire.yaml")

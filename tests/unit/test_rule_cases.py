@@ -70,6 +70,9 @@ def test_rule_case_holds(policy: str, entry: dict[str, Any], raw_case: dict[str,
         assert wanted["role"] in found, found
         if "requirement" in wanted:
             assert found[wanted["role"]] == wanted["requirement"]
+    for code, key in expect.get("reasons_cite", {}).items():  # the reason cites that clause, no other
+        quotes = {reason.citation.quote for reason in decision.reasons if reason.code == code}
+        assert quotes == {pack.cite(key).quote}, (code, quotes)
     next_step_codes = {step.code for step in decision.next_steps}
     for code in expect.get("next_steps_include", []):
         assert code in next_step_codes, next_step_codes
