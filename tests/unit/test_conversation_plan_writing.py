@@ -226,7 +226,7 @@ def test_the_plan_is_written_from_a_start_in_the_school_year_that_today_is_in() 
     chat = Chat("bath-wells-mat", today=date(2026, 9, 1)).answer(
         {"pupil.year_group": "Y2", "reasons": "physical health", "plan.start_date": "14 Sep", "plan.end_date": "9 Oct",
          "steps.parent_consent": "given", "steps.risk_assessment": "no concerns",
-         "steps.alternatives_exhausted": "yes", "steps.written_plan": "yes"},
+         "steps.alternatives_exhausted": "yes", "steps.written_plan": "yes", "steps.healthcare_plan": "yes"},
     )
     assert chat.turn.decision.outcome == "may_proceed"
 
