@@ -31,9 +31,10 @@ from assistant.reminders.messages import (
     pupil_label,
     render,
 )
+from assistant.services.auth import LA_ROLES, SCHOOL_ROLES
 from rules.reminder_schedule import ESCALATION_CHAIN, next_escalation_role
 from storage.db import SQLITE_READ_ONLY, SessionFactory
-from storage.models import LocalAuthority, Plan, Pupil, Reminder, School, User
+from storage.models import LocalAuthority, Plan, Pupil, Reminder, Role, School, User
 from storage.reminder_queue import (
     claim_due,
     delivery_connection,
@@ -231,14 +232,16 @@ class _Contexts:
         self._facts: dict[int, PlanFacts] = {}
 
     def _recipients(self, reminder: Reminder, plan: Plan | None) -> list[User]:
-        if reminder.recipient_user_id and reminder.recipient_user_id in self.users:
-            return [self.users[reminder.recipient_user_id]]
+        named = self.users.get(reminder.recipient_user_id) if reminder.recipient_user_id else None
+        if named is not None and (plan is None or self._may_see(named, plan)):
+            return [named]
         role = reminder.recipient_role or "lead"
         if plan is None:
             return []
         if role == "lead":
-            if plan.lead_user_id in self.users:
-                return [self.users[plan.lead_user_id]]
+            lead = self.users.get(plan.lead_user_id) if plan.lead_user_id else None
+            if lead is not None and self._may_see(lead, plan):
+                return [lead]
             role = "dsl"
         school = self.schools.get(plan.school_id)
         la_id = school.la_id if school else None
@@ -246,6 +249,17 @@ class _Contexts:
         if not found and role in ("ewo", "la_officer") and la_id is not None:
             found = [u for u in self.users.values() if u.role == role and u.la_id == la_id]
         return found
+
+    def _may_see(self, user: User, plan: Plan) -> bool:
+        """Whether ``user`` may still see ``plan``'s school (as :func:`can_see_school` decides,
+        from what is loaded): someone named on a plan who has since moved to another school or
+        LA is sent nothing about its pupil, and the reminder goes to the role's holder instead."""
+        if user.role == Role.ADMIN:
+            return True
+        if user.role in SCHOOL_ROLES:
+            return user.school_id == plan.school_id
+        school = self.schools.get(plan.school_id)
+        return user.role in LA_ROLES and school is not None and user.la_id == school.la_id
 
     def facts(self, plan: Plan) -> PlanFacts:
         assert plan.id is not None

@@ -214,32 +214,76 @@ def test_a_reminder_with_nobody_to_send_it_to_fails_and_goes_up_at_once(
         ("k:escalation-1", "ewo")]
 
 
-def test_a_plan_without_a_lead_sends_the_lead_reminders_to_the_dsl(
+@pytest.mark.parametrize("what_happened", ["the plan names no lead", "the lead left (account disabled)",
+                                           "the lead moved to another school"])
+def test_the_leads_reminders_go_to_the_dsl_when(
+    what_happened: str, session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    """A plan's reminders must still reach someone, and nothing about its pupil may reach someone
+    who can no longer see the school."""
+    from assistant.services.auth import disable_user
+
+    plan_id = _plan(session_factory, staff, lead=what_happened != "the plan names no lead")
+    _remind(session_factory, plan_id, "k", T0)
+    if what_happened == "the lead left (account disabled)":
+        with session_factory() as session:
+            lead = session.get(User, staff.lead_id)
+            assert lead is not None
+            disable_user(session, lead)
+            session.commit()
+    elif what_happened == "the lead moved to another school":
+        _move(session_factory, staff.lead_id, school="Elm Primary")
+    sink = Recording()
+    run_once(session_factory, T0, {"email": sink})
+    assert [r.email for r in sink.messages[0].recipients] == ["dsl@oakprimary.sch.uk"]
+
+
+def _move(session_factory: sessionmaker[Session], user_id: int, *, school: str | None = None,
+          la: str | None = None) -> None:
+    """Move a member of staff to another school (in the same LA), or an LA officer to another LA."""
+    from storage.repositories import DirectoryRepository
+
+    with session_factory() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        directory = DirectoryRepository(session)
+        if school is not None:
+            user.school_id = directory.get_or_create_school(school, user.la_id).id
+        if la is not None:
+            user.la_id = directory.get_or_create_la("derbyshire", name=la).id
+        session.add(user)
+        session.commit()
+
+
+def test_a_reminder_addressed_to_someone_who_has_moved_goes_to_the_role_instead(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
     plan_id = _plan(session_factory, staff, lead=False)
-    _remind(session_factory, plan_id, "k", T0)
+    _remind(session_factory, plan_id, "to-ewo", T0, recipient_role="ewo", recipient_user_id=staff.ewo_id)
+    _remind(session_factory, plan_id, "to-lead", T0, recipient_user_id=staff.lead_id)
     sink = Recording()
     run_once(session_factory, T0, {"email": sink})
-    assert [r.email for r in sink.messages[0].recipients] == ["dsl@oakprimary.sch.uk"]
+    first = {m.idempotency_key: [r.email for r in m.recipients] for m in sink.messages}
+    assert first["to-lead"] == [_email(session_factory, staff.lead_id)]  # still at the school: theirs
+
+    _remind(session_factory, plan_id, "to-ewo-again", T0, recipient_role="ewo", recipient_user_id=staff.ewo_id)
+    _remind(session_factory, plan_id, "to-lead-again", T0, recipient_user_id=staff.lead_id)
+    _move(session_factory, staff.ewo_id, la="Derbyshire County Council")
+    _move(session_factory, staff.lead_id, school="Elm Primary")
+    sink = Recording()
+    run_once(session_factory, T0, {"email": sink})
+    moved = {m.idempotency_key: [r.email for r in m.recipients] for m in sink.messages}
+    assert moved["to-lead-again"] == ["dsl@oakprimary.sch.uk"]
+    assert first["to-ewo"] == [_email(session_factory, staff.ewo_id)]
+    assert "to-ewo-again" not in moved  # the LA's only EWO has gone: nobody to tell, so it is passed up
+    assert "no user with role ewo" in (_rows(session_factory)["to-ewo-again"].last_error or "")
 
 
-def test_a_disabled_leads_reminders_go_to_the_dsl(
-    session_factory: sessionmaker[Session], staff: Staff,
-) -> None:
-    """A leaver's account is disabled: the plan's reminders must still reach someone."""
-    from assistant.services.auth import disable_user
-
-    plan_id = _plan(session_factory, staff)
-    _remind(session_factory, plan_id, "k", T0)
+def _email(session_factory: sessionmaker[Session], user_id: int) -> str:
     with session_factory() as session:
-        lead = session.get(User, staff.lead_id)
-        assert lead is not None
-        disable_user(session, lead)
-        session.commit()
-    sink = Recording()
-    run_once(session_factory, T0, {"email": sink})
-    assert [r.email for r in sink.messages[0].recipients] == ["dsl@oakprimary.sch.uk"]
+        user = session.get(User, user_id)
+        assert user is not None
+        return user.email
 
 
 class FakeSlack:
