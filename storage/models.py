@@ -120,6 +120,9 @@ class User(SQLModel, table=True):
     #: Set when the account is disabled: it can no longer sign in, use a token or Slack, and
     #: reminders go to others.
     disabled_at: datetime | None = _utc(nullable=True, default=None)
+    #: Set when the user signs out of the web app or their tokens are revoked: every web session
+    #: begun before it ends at its next request, wherever its cookie has got to.
+    sessions_ended_at: datetime | None = _utc(nullable=True, default=None)
 
     @property
     def is_active(self) -> bool:

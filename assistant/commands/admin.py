@@ -228,14 +228,17 @@ def _audit_user_change(session: Session, user: User, summary: str) -> None:
 @users.command("revoke-tokens")
 @click.argument("email")
 def users_revoke_tokens(email: str) -> None:
-    """Revoke every API token of a user (a lost laptop, a leaver); `users add` issues a new one."""
+    """Revoke every API token of a user and end their web sessions (a lost laptop, a leaver);
+    `users add` issues a new token, and they sign in again."""
+    from assistant.services.auth import end_sessions
     from storage.repositories import DirectoryRepository
 
     with _existing_user(email) as (session, user):
         assert user.id is not None
         revoked = DirectoryRepository(session).revoke_tokens(user.id)
-        _audit_user_change(session, user, f"{revoked} API token(s) revoked")
-    click.echo(f"Revoked {revoked} API token(s) of {email}.")
+        end_sessions(session, user)
+        _audit_user_change(session, user, f"{revoked} API token(s) revoked; web sessions ended")
+    click.echo(f"Revoked {revoked} API token(s) of {email} and ended their web sessions.")
 
 
 @users.command("disable")

@@ -137,8 +137,24 @@ def record_sign_in(session: Session, user: User, *, method: str, address: str | 
 
 
 def record_sign_out(session: Session, user: User, *, address: str | None) -> None:
-    """An audit row: ``user`` signed out of the web app."""
+    """``user`` signed out of the web app: their web sessions end everywhere (a copy of the
+    cookie stops working too), and an audit row says so."""
     _record_session_event(session, AuditAction.SIGN_OUT, user, {"address": address})
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User, *, now: datetime | None = None) -> None:
+    """End every web session of ``user`` begun until now, at its next request."""
+    user.sessions_ended_at = now or utcnow()
+    session.add(user)
+    session.flush()
+
+
+def session_has_ended(user: User, began_at: float | None) -> bool:
+    """Whether a web session begun at ``began_at`` (a POSIX timestamp; None for a cookie from
+    before sessions carried one) was ended by a sign-out or a revocation since."""
+    ended = user.sessions_ended_at
+    return ended is not None and (began_at is None or began_at <= ended.timestamp())
 
 
 def _record_session_event(session: Session, action: AuditAction, user: User, detail: dict[str, Any]) -> None:
@@ -216,6 +232,7 @@ def disable_user(session: Session, user: User, *, now: datetime | None = None) -
     if user.disabled_at is None:
         user.disabled_at = now
         session.add(user)
+    end_sessions(session, user, now=now)  # so that enabling it again does not revive them
     revoked = DirectoryRepository(session).revoke_tokens(user.id, now=now)
     session.flush()
     return revoked

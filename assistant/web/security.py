@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -113,7 +114,8 @@ def load_user() -> ResponseReturnValue | None:
     user_id = session.get("uid")
     if user_id is not None:
         caller = auth.caller_by_id(db(), user_id, conversation_id=conversation_id)
-        if caller is None or not caller.user.is_active or session.get("pwd") != _password_fingerprint(caller.user):
+        if (caller is None or not caller.user.is_active or session.get("pwd") != _password_fingerprint(caller.user)
+                or auth.session_has_ended(caller.user, session.get("since"))):
             session.clear()
         else:
             g.user, g.auth_method, g.conversation = caller.user, "session", caller.conversation
@@ -130,6 +132,7 @@ def sign_in(user: Any) -> None:
     session.permanent = True
     session["uid"] = user.id
     session["pwd"] = _password_fingerprint(user)
+    session["since"] = time.time()  # a sign-out (anywhere) after this ends the session
     session[CSRF_SESSION_KEY] = secrets.token_urlsafe(32)
 
 

@@ -1,6 +1,7 @@
 """A disabled account (a leaver, a lost device) is shut out everywhere at once: its open web
-session ends, it cannot sign in by password or single sign-on, its API tokens and calendar feed
-stop working, Slack no longer knows it; and enabling it again lets it sign in."""
+session ends (for good: enabling the account again does not revive it), it cannot sign in by
+password or single sign-on, its API tokens and calendar feed stop working, Slack no longer knows
+it; and enabling it again lets it sign in."""
 
 from __future__ import annotations
 
@@ -67,6 +68,26 @@ def test_an_enabled_account_signs_in_again_but_its_old_tokens_stay_revoked(web: 
                                    AuditLog.action == "update"))]
     assert summaries[-2:] == ["Account disabled; 1 API token(s) revoked", "Account enabled"]
     assert _ptt_users(web, "enable", "nobody@oak.example.org").exit_code == 2
+
+
+def test_enabling_an_account_again_does_not_revive_its_old_web_sessions(web: World, fresh_user: str) -> None:
+    browser, _csrf = signed_in(web.app, fresh_user)
+    _ptt_users(web, "disable", fresh_user)
+    _ptt_users(web, "enable", fresh_user)
+    assert browser.get("/plans").status_code == 302
+    again, _csrf = signed_in(web.app, fresh_user)
+    assert again.get("/plans").status_code == 200
+
+
+def test_revoking_a_users_tokens_ends_their_web_sessions_too(web: World, fresh_user: str) -> None:
+    """A lost laptop holds a session cookie as well as an API token."""
+    browser, _csrf = signed_in(web.app, fresh_user)
+    assert browser.get("/plans").status_code == 200
+    revoked = _ptt_users(web, "revoke-tokens", fresh_user)
+    assert revoked.exit_code == 0 and "ended their web sessions" in revoked.output
+    assert browser.get("/plans").status_code == 302
+    again, _csrf = signed_in(web.app, fresh_user)
+    assert again.get("/plans").status_code == 200
 
 
 def test_single_sign_on_refuses_a_disabled_account(web: World, sso: SingleSignOn, fresh_user: str) -> None:

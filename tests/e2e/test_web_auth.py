@@ -130,6 +130,21 @@ def test_signing_out_ends_the_session(client: FlaskClient) -> None:
     assert client.get("/api/v1/timetables").status_code == 401
 
 
+def test_a_copy_of_the_session_cookie_stops_working_once_its_user_signs_out(web: World) -> None:
+    """The cookie is all a session is: signing out must end it on the server too, or a copy
+    taken from a shared computer would keep working until it expires."""
+    browser, csrf = signed_in(web.app, OAK_STAFF)
+    cookie = web.app.config["SESSION_COOKIE_NAME"]
+    copy = web.app.test_client()
+    copy.set_cookie(cookie, browser.get_cookie(cookie).value)
+    assert copy.get("/plans").status_code == 200
+
+    assert browser.post("/logout", data={"csrf_token": csrf}).status_code == 302
+    assert copy.get("/plans").status_code == 302  # back to the sign-in page
+    again, _csrf = signed_in(web.app, OAK_STAFF)  # at once, in the same second
+    assert again.get("/plans").status_code == 200
+
+
 def test_signing_out_ends_the_session_even_when_the_audit_log_cannot_be_written(
         client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
