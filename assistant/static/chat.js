@@ -15,7 +15,12 @@
   function focusComposer() {
     var region = document.getElementById("composer-region");
     if (!region) { return; }
-    var target = region.querySelector("input[type=date], input[type=text], input[type=checkbox], button[name=quick], .plan-link a, .decision h2");
+    // The question's own controls first: while the plan is written the decision stays on show
+    // below them, and focus must not jump to it, away from where the next answer goes.
+    var form = document.getElementById("composer");
+    var asking = form && form.dataset.question;
+    var target = (asking && region.querySelector("#composer input[type=date], #composer input[type=text], #composer input[type=checkbox], #composer button[name=quick]"))
+      || region.querySelector("input[type=date], input[type=text], input[type=checkbox], button[name=quick], .plan-link a, .decision h2");
     if (target) {
       if (target.tagName === "H2") { target.setAttribute("tabindex", "-1"); }
       target.focus();

@@ -147,6 +147,10 @@ def test_a_derby_city_check_is_completed_with_the_keyboard_alone(page: Any, live
         answer_by_keyboard(page, state, scripted(state, answers))
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline != "none", "the focused control shows where focus is"
+        following = composer(page)
+        if following["question"].startswith("write.") and following["kind"] == "text":
+            # While the plan is written the decision stays on show; the next answer is typed at once.
+            assert focused(page)["id"] == "answer", f"focus after {state['question']} is {focused(page)}"
     else:
         pytest.fail("the check did not finish")
 

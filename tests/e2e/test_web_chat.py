@@ -121,6 +121,20 @@ def test_quick_reply_buttons_answer_a_choice(web: World) -> None:
     assert 'type="checkbox"' in html and 'value="mental_health"' in html
 
 
+def test_a_question_answered_with_buttons_also_takes_typed_words_such_as_back(web: World) -> None:
+    client, csrf = signed_in(web.app, OAK_STAFF)
+    conversation_id = start_check(client, csrf)
+    answer(client, csrf, conversation_id, 1, quick="Y5")
+    answer(client, csrf, conversation_id, 2, choice="mental_health")
+    html = page(client, conversation_id)
+    assert 'data-question="circumstances.looked_after"' in html
+    typed = html.split('class="composer composer-typed"')[1]  # a form of its own: Enter sends the text
+    assert '<label for="answer">Or type an answer' in typed and 'name="quick"' not in typed.split("</form>")[0]
+
+    answer(client, csrf, conversation_id, version_of(html), answer="back")
+    assert 'data-question="reasons"' in page(client, conversation_id)
+
+
 def test_ticked_boxes_answer_a_multiple_choice_question(web: World) -> None:
     client, csrf = signed_in(web.app, OAK_STAFF)
     conversation_id = start_check(client, csrf)
