@@ -536,7 +536,8 @@ class _Work:
     def finish_plan(self) -> None:
         decision, case = self.decision, self.case
         assert decision is not None and case is not None
-        self.plan["review_dates"] = self.plan.get("review_dates") or [d.isoformat() for d in decision.review_dates]
+        self.plan["review_dates"] = self.plan.get("review_dates") or [
+            d.isoformat() for d in plan_writing.proposed_review_dates(self.answers, decision)]
         try:
             timetable = plan_writing.build(self.plan, case, decision)
         except ValueError as error:

@@ -83,13 +83,26 @@ def plan_key(question_id: str) -> str:
     return question_id.removeprefix("write.")
 
 
+def proposed_review_dates(answers: Mapping[str, Any], decision: Decision) -> list[date]:
+    """The policy's review dates that fall within the plan. The decision's run to the policy's
+    latest end date; those after the plan's own end date would never be held, and the saved plan
+    leaves them out, so they are not offered either."""
+    end = answers.get("plan.end_date")
+    if isinstance(end, str):
+        try:
+            end = date.fromisoformat(end)
+        except ValueError:
+            end = None
+    return [d for d in decision.review_dates if not isinstance(end, date) or d <= end]
+
+
 def applies(question_id: str, plan: Mapping[str, Any], answers: Mapping[str, Any], decision: Decision) -> bool:
     if question_id == "write.date_of_birth":
         return not answers.get("pupil.date_of_birth")
     if question_id == "write.full_time_hours":
         return decision.full_time_hours is None
     if question_id == "write.review_dates":
-        return bool(decision.review_dates)
+        return bool(proposed_review_dates(answers, decision))
     return True
 
 
@@ -134,7 +147,7 @@ def question_text(question_id: str, plan: Mapping[str, Any], answers: Mapping[st
     elif question_id == "write.short_term_targets":
         text = text.format(number=len(plan.get("short_term_targets", [])) + 1)
     elif question_id == "write.review_dates":
-        text = text.format(dates=", ".join(uk_date(d) for d in decision.review_dates))
+        text = text.format(dates=", ".join(uk_date(d) for d in proposed_review_dates(answers, decision)))
     if question.hint:
         text += f" ({question.hint})"
     return text
@@ -213,7 +226,7 @@ def record(
         except AnswerError:
             keep = None
         if keep:
-            plan[key] = [d.isoformat() for d in decision.review_dates]
+            plan[key] = [d.isoformat() for d in proposed_review_dates(answers, decision)]
         elif keep is False:
             raise AnswerError("Then give the review dates you want, separated by commas.")
         else:

@@ -78,8 +78,16 @@ def test_the_whole_plan_is_stored_in_the_state() -> None:
                                           "Join afternoon lessons by week 4"]
     assert plan["success_criteria"] == ["No refusals", "calm mornings"]
     assert plan["named_lead"] == "Ms Jones, SENCo"
-    assert plan["review_dates"] == ["2026-01-23", "2026-02-06", "2026-02-20"]
+    assert plan["review_dates"] == ["2026-01-23", "2026-02-06"]  # the plan ends on 13 February
     assert "The plan is written" in chat.text
+
+
+def test_only_review_dates_within_the_plan_are_offered_though_the_policys_run_to_its_latest_end_date() -> None:
+    chat = decided().say("plan", *PLAN_ANSWERS[:-1])
+
+    assert chat.turn.decision.review_dates[-1] == date(2026, 2, 20)  # the decision's: to the latest end date
+    assert chat.last.question_id == "write.review_dates"
+    assert "Reviews fall on 23/01/2026, 06/02/2026 under this policy" in chat.last.text
 
 
 def test_the_timetable_rises_week_by_week_to_full_time_showing_hours_and_percent() -> None:
@@ -183,7 +191,7 @@ def test_own_review_dates_less_often_than_the_policy_asks_are_refused_and_asked_
     assert chat.state.phase == "plan"
 
     chat.say("yes")
-    assert chat.state.plan["review_dates"] == ["2026-01-23", "2026-02-06", "2026-02-20"]
+    assert chat.state.plan["review_dates"] == ["2026-01-23", "2026-02-06"]
 
 
 def test_back_in_the_plan_undoes_one_plan_answer() -> None:
