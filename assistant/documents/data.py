@@ -35,8 +35,8 @@ STATUS_LABELS: dict[str, str] = {
     "declined": "Declined",
 }
 TIMETABLE_REASON_LABELS: dict[str, str] = {
-    "physical_health": "Physical health (supported by a medical professional)",
-    "mental_health": "Mental health (supported by a medical professional)",
+    "physical_health": "Physical health",
+    "mental_health": "Mental health",
     "semh": "Social, emotional and mental health",
     "reintegration": "Reintegration",
     "transition": "Transition",
@@ -136,6 +136,9 @@ class PlanDocumentData(BaseModel):
     timetable_reasons: tuple[str, ...] = ()
     other_reason: str = ""
     circumstances: tuple[str, ...] = ()
+    #: The circumstances the check asked about (answered yes or no); None: not known, so an
+    #: absent one reads as "No", as the case's facts have it.
+    circumstances_asked: tuple[str, ...] | None = None
 
     # The timetable.
     timetable: GraduatedTimetable
@@ -220,6 +223,15 @@ class PlanDocumentData(BaseModel):
 
     def has(self, circumstance: str) -> bool:
         return circumstance in self.circumstances
+
+    def circumstance(self, circumstance: str) -> str:
+        """Yes, No, or "Not asked" for one the policy's checklist never asked about: a form sent
+        to the LA must not say No to what nobody answered."""
+        if circumstance in self.circumstances:
+            return "Yes"
+        if self.circumstances_asked is not None and circumstance not in self.circumstances_asked:
+            return "Not asked"
+        return "No"
 
 
 def cited_reasons(reasons: Iterable[Reason]) -> tuple[CitedReason, ...]:

@@ -329,11 +329,11 @@ def la_notification_document(data: PlanDocumentData) -> Document:
             ("Date of birth", fmt_date(data.date_of_birth)),
             ("UPN", data.upn),
             ("SEN status", "EHCP" if data.has("ehcp") else "No EHCP recorded"),
-            ("Child in care", yes_no(data.has("looked_after"))),
-            ("Previously looked after", yes_no(data.has("previously_looked_after"))),
-            ("Child protection plan", yes_no(data.has("child_protection_plan"))),
-            ("Child in need plan", yes_no(data.has("child_in_need_plan"))),
-            ("Early Help involved", yes_no(data.has("early_help"))),
+            ("Child in care", data.circumstance("looked_after")),
+            ("Previously looked after", data.circumstance("previously_looked_after")),
+            ("Child protection plan", data.circumstance("child_protection_plan")),
+            ("Child in need plan", data.circumstance("child_in_need_plan")),
+            ("Early Help involved", data.circumstance("early_help")),
             ("Risk assessment completion date", fmt_date(data.risk_assessment_date)),
             ("Where education is taking place", _education_places(data)),
             ("Reasons for the reduced timetable", "; ".join(_reason_labels(data))),
@@ -520,7 +520,7 @@ def _identity_rows(data: PlanDocumentData) -> tuple[tuple[str, str], ...]:
 def _circumstance_rows(data: PlanDocumentData) -> tuple[tuple[str, str], ...]:
     shown = ("looked_after", "previously_looked_after", "child_protection_plan",
              "child_in_need_plan", "ehcp", "early_help")
-    rows = [(CIRCUMSTANCE_LABELS[key], yes_no(data.has(key))) for key in shown]
+    rows = [(CIRCUMSTANCE_LABELS[key], data.circumstance(key)) for key in shown]
     rows += [
         (CIRCUMSTANCE_LABELS.get(key, key.replace("_", " ").capitalize()), "Yes")
         for key in data.circumstances if key not in shown

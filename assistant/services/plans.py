@@ -86,7 +86,10 @@ def _parse_case(data: Case | Mapping[str, Any]) -> Case:
 
 
 def _case_json(case: Case) -> dict[str, Any]:
-    return case.model_dump(mode="json", by_alias=True)
+    """The case as given: a fact nobody gave (a circumstance the policy's checklist never asked
+    about) is left out rather than stored as its default, so that the plan's documents can say
+    it was not asked instead of answering No for the school. It means the same case."""
+    return case.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def effective_outcome(decision: Decision, *, extended_beyond_maximum: bool) -> str:

@@ -79,6 +79,7 @@ def document_data(detail: PlanDetail, *, lead_name: str, prepared_on: date) -> P
         timetable_reasons=tuple(case.reasons),
         other_reason=_text(written, "other_reason", ""),
         circumstances=tuple(k for k, v in case.circumstances.model_dump().items() if v),
+        circumstances_asked=tuple(sorted(case.circumstances.model_fields_set)),
         timetable=timetable,
         full_time_hours=timetable.full_time_hours,
         end_date=timetable.end,

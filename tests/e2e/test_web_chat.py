@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
+import docx
 from flask.testing import FlaskClient
 from sqlmodel import select
 
@@ -246,3 +248,12 @@ def test_a_whole_check_in_the_browser_forms_ends_with_the_decision_and_a_plan(we
     pdf = client.get(f"/plans/{plan_link.group(1)}/documents/plan.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert csrf_from(html) == csrf
+
+    # The form for the LA answers what the check asked, and says what it never asked (Derby City
+    # asks nothing about Early Help): it does not answer No for the school.
+    notice = client.get(f"/plans/{plan_link.group(1)}/documents/la-notification.docx")
+    fields = {row.cells[0].text: row.cells[-1].text for table in docx.Document(io.BytesIO(notice.data)).tables
+              for row in table.rows if len(row.cells) >= 2}
+    assert fields["Child in care"] == "No"
+    assert fields["Early Help involved"] == "Not asked"
+    assert fields["Reasons for the reduced timetable"] == "Mental health"
