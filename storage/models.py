@@ -123,6 +123,9 @@ class User(SQLModel, table=True):
     #: Set when the user signs out of the web app or their tokens are revoked: every web session
     #: begun before it ends at its next request, wherever its cookie has got to.
     sessions_ended_at: datetime | None = _utc(nullable=True, default=None)
+    #: Set when the user's tokens are revoked or the account disabled (a lost device, a leaver):
+    #: their calendar feed's secret address changes, and the old one stops working.
+    feed_revoked_at: datetime | None = _utc(nullable=True, default=None)
 
     @property
     def is_active(self) -> bool:

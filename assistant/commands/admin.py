@@ -228,17 +228,21 @@ def _audit_user_change(session: Session, user: User, summary: str) -> None:
 @users.command("revoke-tokens")
 @click.argument("email")
 def users_revoke_tokens(email: str) -> None:
-    """Revoke every API token of a user and end their web sessions (a lost laptop, a leaver);
-    `users add` issues a new token, and they sign in again."""
-    from assistant.services.auth import end_sessions
+    """Revoke every API token of a user, end their web sessions and withdraw their calendar
+    feed's address (a lost laptop, a leaver); `users add` issues a new token, they sign in
+    again, and the feed has a new address on their plans page."""
+    from assistant.services.auth import end_sessions, revoke_feed
     from storage.repositories import DirectoryRepository
 
     with _existing_user(email) as (session, user):
         assert user.id is not None
         revoked = DirectoryRepository(session).revoke_tokens(user.id)
         end_sessions(session, user)
-        _audit_user_change(session, user, f"{revoked} API token(s) revoked; web sessions ended")
-    click.echo(f"Revoked {revoked} API token(s) of {email} and ended their web sessions.")
+        revoke_feed(session, user)
+        _audit_user_change(session, user, f"{revoked} API token(s) revoked; web sessions ended; "
+                                          "calendar feed address withdrawn")
+    click.echo(f"Revoked {revoked} API token(s) of {email}, ended their web sessions and withdrew "
+               "their calendar feed's address.")
 
 
 @users.command("disable")

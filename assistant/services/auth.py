@@ -143,6 +143,13 @@ def record_sign_out(session: Session, user: User, *, address: str | None) -> Non
     end_sessions(session, user)
 
 
+def revoke_feed(session: Session, user: User, *, now: datetime | None = None) -> None:
+    """Withdraw ``user``'s calendar-feed address (a lost device): the feed gets a new one."""
+    user.feed_revoked_at = now or utcnow()
+    session.add(user)
+    session.flush()
+
+
 def end_sessions(session: Session, user: User, *, now: datetime | None = None) -> None:
     """End every web session of ``user`` begun until now, at its next request."""
     user.sessions_ended_at = now or utcnow()
@@ -233,6 +240,7 @@ def disable_user(session: Session, user: User, *, now: datetime | None = None) -
         user.disabled_at = now
         session.add(user)
     end_sessions(session, user, now=now)  # so that enabling it again does not revive them
+    revoke_feed(session, user, now=now)
     revoked = DirectoryRepository(session).revoke_tokens(user.id, now=now)
     session.flush()
     return revoked
@@ -249,9 +257,11 @@ def enable_user(session: Session, user: User) -> None:
 
 
 def feed_token(secret_key: str, user: User) -> str:
-    """The secret in a user's calendar-feed URL (an HMAC of their id and e-mail: changing the
-    e-mail or the server's secret key revokes it)."""
-    message = f"calendar-feed:{user.id}:{user.email}".encode()
+    """The secret in a user's calendar-feed URL (an HMAC of their id, their e-mail and when their
+    feed was last revoked: :func:`revoke_feed`, a change of e-mail or of the server's secret key
+    revokes it)."""
+    revoked = f":{user.feed_revoked_at.isoformat()}" if user.feed_revoked_at is not None else ""
+    message = f"calendar-feed:{user.id}:{user.email}{revoked}".encode()
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
 
 

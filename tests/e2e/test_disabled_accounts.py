@@ -96,15 +96,35 @@ def test_single_sign_on_refuses_a_disabled_account(web: World, sso: SingleSignOn
     assert not sso.signed_in({"email": fresh_user, "email_verified": True})
 
 
-def test_a_disabled_accounts_calendar_feed_stops(web: World, fresh_user: str) -> None:
-    browser, _csrf = signed_in(web.app, fresh_user)
+def _feed_address(web: World, email: str) -> str:
+    browser, _csrf = signed_in(web.app, email)
     feed = re.search(r'id="feed-url"[^>]*value="http://localhost(/calendar/\d+/[0-9a-f]+\.ics)"',
                      browser.get("/plans").get_data(as_text=True))
     assert feed is not None
+    return feed.group(1)
+
+
+def test_a_disabled_accounts_calendar_feed_stops_for_good(web: World, fresh_user: str) -> None:
+    feed = _feed_address(web, fresh_user)
     anonymous = web.app.test_client()
-    assert anonymous.get(feed.group(1)).status_code == 200
+    assert anonymous.get(feed).status_code == 200
     _ptt_users(web, "disable", fresh_user)
-    assert anonymous.get(feed.group(1)).status_code == 404
+    assert anonymous.get(feed).status_code == 404
+    _ptt_users(web, "enable", fresh_user)
+    assert anonymous.get(feed).status_code == 404, "enabling the account again does not revive the old address"
+    assert anonymous.get(_feed_address(web, fresh_user)).status_code == 200
+
+
+def test_revoking_a_users_tokens_withdraws_their_calendar_feeds_address(web: World, fresh_user: str) -> None:
+    """The feed's address is a password kept in a calendar app: a lost phone must not keep it."""
+    feed = _feed_address(web, fresh_user)
+    anonymous = web.app.test_client()
+    assert anonymous.get(feed).status_code == 200
+    revoked = _ptt_users(web, "revoke-tokens", fresh_user)
+    assert revoked.exit_code == 0 and "withdrew their calendar feed's address" in revoked.output
+    assert anonymous.get(feed).status_code == 404
+    renewed = _feed_address(web, fresh_user)
+    assert renewed != feed and anonymous.get(renewed).status_code == 200
 
 
 def test_slack_no_longer_knows_a_disabled_account(web: World, fresh_user: str) -> None:

@@ -1,4 +1,5 @@
-"""Signing out ends the account's web sessions everywhere: users.sessions_ended_at.
+"""Signing out ends the account's web sessions everywhere (users.sessions_ended_at), and revoking
+a user's tokens withdraws their calendar feed's address too (users.feed_revoked_at).
 
 Revision ID: 0008
 Revises: 0007
@@ -19,8 +20,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("sessions_ended_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("feed_revoked_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("users") as batch:
+        batch.drop_column("feed_revoked_at")
         batch.drop_column("sessions_ended_at")
