@@ -241,3 +241,15 @@ def test_answering_in_place_announces_the_reply_without_reloading(page: Any, liv
     assert page.locator("#chat-log .msg").count() > before
     assert page.locator("#chat-log .msg-user").last.inner_text().strip().endswith("Year 5")
     assert focused(page)["type"] == "checkbox", "focus moves to the next question"
+
+
+def test_the_pages_load_without_a_failed_request_or_a_console_error(page: Any, live_server: str) -> None:
+    """Browsers ask for an icon on every page: one that is missing is a 404 in every console."""
+    failed: list[str] = []
+    page.on("response", lambda response: failed.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)
+    page.on("console", lambda message: failed.append(message.text) if message.type == "error" else None)
+    sign_in_by_keyboard(page, live_server, "dsl@oak.example.org")
+    page.goto(f"{live_server}/plans")
+    page.wait_for_load_state("networkidle")
+    assert failed == []
