@@ -20,8 +20,10 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from conversations.questions import STEP_SHORT
 from rules import Case, Decision, evaluate, load_pack
 from rules.calendar import SchoolCalendar, calendar_for, end_of_calendar_weeks
+from rules.models import ROLE_LABELS
 from rules.packs import Pack
 from rules.reminder_schedule import (
     SCHOOL_TIMEZONE,
@@ -454,6 +456,21 @@ def current_decision(plan: Plan) -> Decision | None:
     return Decision.model_validate(plan.decision_json) if plan.decision_json else None
 
 
+def _step_said(step: str, value: Any) -> str:
+    """A step as the plan's history says it: "Written plan: done", "Parent consent: given"."""
+    label = STEP_SHORT.get(step, step.replace("_", " "))
+    said = ("done" if value else "not done") if isinstance(value, bool) else str(value).replace("_", " ")
+    return f"{_capital(label)}: {said}"
+
+
+def _capital(words: str) -> str:
+    return words[:1].upper() + words[1:]
+
+
+def _status_change(before: str, after: str) -> str:
+    return f"status {before} → {after}" if before != after else f"status still {after}"
+
+
 def record_step(
     uow: UowLike, plan_id: int, step: str, value: Any, *, actor_user_id: int | None,
     expected_version: int | None = None, now: datetime | None = None,
@@ -465,7 +482,7 @@ def record_step(
         loaded, before = plan.version, plan.status
         decision = _reevaluate(unit, plan, {f"steps.{step}": value}, now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
-               summary=f"Step {step} recorded as {value!r}; status {before} → {plan.status}.",
+               summary=f"{_step_said(step, value)}; {_status_change(before, plan.status)}.",
                detail={"step": step, "value": value, "outcome": decision.outcome})
     return plan
 
@@ -487,7 +504,8 @@ def record_consultee_reply(
         if status in ("agreed", "declined"):
             unit.reminders.resolve(plan.id, kinds=["agreement_missing"], subjects=[role], now=now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
-               summary=f"{role} {status}; status {before} → {plan.status}.",
+               summary=(f"{_capital(ROLE_LABELS.get(role, role.replace('_', ' ')))}: "
+                        f"{status.replace('_', ' ')}; {_status_change(before, plan.status)}."),
                detail={"role": role, "status": status, "outcome": decision.outcome})
     return plan
 

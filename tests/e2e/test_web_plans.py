@@ -118,7 +118,7 @@ def test_recording_the_virtual_schools_agreement_lets_the_timetable_proceed(web:
     assert plan.status == "active" and plan.version == version + 1
     html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert "Reply recorded." in html and "Decision: May proceed" in html
-    assert "virtual_school agreed" in html
+    assert "The Virtual School: agreed" in html
 
 
 def test_a_change_based_on_an_old_version_is_refused(web: World, make_plan: MakePlan) -> None:

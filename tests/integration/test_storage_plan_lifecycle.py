@@ -133,6 +133,9 @@ def test_every_change_writes_a_plan_version_and_an_audit_row(
     assert [v.version for v in versions] == [1, 2, 3]
     assert [v.changed_by for v in versions] == [staff.lead_id, staff.dsl_id, staff.lead_id]
     assert "awaiting → active" in versions[1].change_summary
+    # The history reads in words, not the case's keys and values.
+    assert versions[1].change_summary.startswith("The Virtual School: agreed; ")
+    assert versions[2].change_summary == "Healthcare plan: done; status still active."
     assert versions[2].snapshot_json["case"]["steps"]["healthcare_plan"] is True
     assert [a.action for a in audit] == ["create", "update", "update"]
     assert all(a.school_id == staff.school_id for a in audit)
