@@ -61,6 +61,18 @@ def test_a_plan_shows_its_decision_with_cited_reasons_and_its_consultees(web: Wo
     assert "A consultee&#39;s reply" in html or "A consultee's reply" in html
 
 
+def test_a_plan_names_the_lead_its_documents_name_and_says_whom_reminders_go_to(web: World) -> None:
+    plan_id = web.plan("Oak Primary", "active")
+    with web.session() as session:
+        plan = session.get(Plan, plan_id)
+        assert plan is not None and plan.lead_user_id is not None
+        named = plan.timetable_json["written"]["named_lead"]
+    client, _csrf = signed_in(web.app, OAK_STAFF)
+    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert f"<dt>Named lead</dt><dd>{named}</dd>" in html
+    assert "<dt>Reminders go to</dt>" in html
+
+
 def test_a_plan_shows_the_timetable_grid_the_hours_and_the_chart(web: World) -> None:
     html = detail(web, web.plan("Oak Primary", "active"))
     assert '<table class="grid" aria-describedby="grid-legend">' in html and 'id="grid-legend"' in html
