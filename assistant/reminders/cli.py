@@ -2,7 +2,8 @@
 
 Settings from the environment: ``DATABASE_URL``; ``SMTP_HOST`` (e-mail is used when set),
 ``SMTP_PORT`` (25), ``SMTP_FROM``, ``SMTP_USERNAME``, ``SMTP_PASSWORD``, ``SMTP_STARTTLS``
-(1/true); ``PTT_BASE_URL`` for links. Without ``SMTP_HOST`` reminders are printed.
+(1/true or 0/false; unset, on when a username is given; the server's certificate is verified);
+``PTT_BASE_URL`` for links. Without ``SMTP_HOST`` reminders are printed.
 """
 
 from __future__ import annotations
@@ -39,8 +40,16 @@ def smtp_settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSett
         sender=env.get("SMTP_FROM") or "ptt@localhost",
         username=env.get("SMTP_USERNAME") or None,
         password=env.get("SMTP_PASSWORD") or None,
-        starttls=(env.get("SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+        starttls=_starttls(env.get("SMTP_STARTTLS"), username=env.get("SMTP_USERNAME")),
     )
+
+
+def _starttls(setting: str | None, *, username: str | None) -> bool:
+    """``SMTP_STARTTLS`` as given; unset, on whenever a username is: a password (and the
+    pupils' initials in the mail) must not cross the network in clear by default."""
+    if setting is None or not setting.strip():
+        return bool(username)
+    return setting.strip().lower() in ("1", "true", "yes", "on")
 
 
 def deliverers_from_env(environ: Mapping[str, str] | None = None) -> dict[str, ReminderDeliverer]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import smtplib
+import ssl
 import sys
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -97,7 +98,7 @@ class EmailDeliverer:
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
                 if s.starttls:
-                    smtp.starttls()
+                    smtp.starttls(context=ssl.create_default_context())  # verifies the certificate
                 if s.username:
                     smtp.login(s.username, s.password or "")
                 smtp.send_message(self.build(message))

@@ -106,3 +106,29 @@ def test_an_unreachable_smtp_server_leaves_the_reminder_for_a_later_retry(
     with session_factory() as session:
         row = session.exec(select(Reminder)).one()
     assert row.status == "pending" and "SMTP 127.0.0.1" in (row.last_error or "")
+
+
+def test_a_mail_server_login_is_never_sent_in_clear_unless_asked_for(
+    session_factory: sessionmaker[Session], staff: Staff, smtp_server: tuple[Inbox, int],
+) -> None:
+    """With a username and no SMTP_STARTTLS, the connection must be encrypted first: a server that
+    cannot (this one offers no STARTTLS) gets neither the password nor the pupil's reminder."""
+    inbox, port = smtp_server
+    _plan_with_reminder(session_factory, staff)
+    login = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_USERNAME": "ptt", "SMTP_PASSWORD": "s3cret"}
+    result = run_once(session_factory, T0, deliverers_from_env(login))
+    assert (result.sent, result.retried) == (0, 1) and inbox.received == []
+    with session_factory() as session:
+        assert "STARTTLS" in (session.exec(select(Reminder)).one().last_error or "")
+
+
+@pytest.mark.parametrize(("environment", "encrypted"), [
+    ({}, False), ({"SMTP_USERNAME": "ptt"}, True), ({"SMTP_USERNAME": "ptt", "SMTP_STARTTLS": "0"}, False),
+    ({"SMTP_STARTTLS": "true"}, True),
+])
+def test_starttls_is_on_by_default_when_the_server_is_logged_in_to(environment: dict[str, str],
+                                                                    encrypted: bool) -> None:
+    from assistant.reminders.cli import smtp_settings_from_env
+
+    settings = smtp_settings_from_env({"SMTP_HOST": "mail.example.org", **environment})
+    assert settings is not None and settings.starttls is encrypted
