@@ -31,10 +31,10 @@ from assistant.reminders.messages import (
     pupil_label,
     render,
 )
-from assistant.services.auth import LA_ROLES, SCHOOL_ROLES
+from assistant.services.auth import may_see_school
 from rules.reminder_schedule import ESCALATION_CHAIN, next_escalation_role
 from storage.db import SQLITE_READ_ONLY, SessionFactory
-from storage.models import LocalAuthority, Plan, Pupil, Reminder, Role, School, User
+from storage.models import LocalAuthority, Plan, Pupil, Reminder, School, User
 from storage.reminder_queue import (
     claim_due,
     delivery_connection,
@@ -251,15 +251,11 @@ class _Contexts:
         return found
 
     def _may_see(self, user: User, plan: Plan) -> bool:
-        """Whether ``user`` may still see ``plan``'s school (as :func:`can_see_school` decides,
-        from what is loaded): someone named on a plan who has since moved to another school or
-        LA is sent nothing about its pupil, and the reminder goes to the role's holder instead."""
-        if user.role == Role.ADMIN:
-            return True
-        if user.role in SCHOOL_ROLES:
-            return user.school_id == plan.school_id
+        """Whether ``user`` may still see ``plan``'s school (decided from the schools already
+        loaded): someone named on a plan who has since moved to another school or LA is sent
+        nothing about its pupil, and the reminder goes to the role's holder instead."""
         school = self.schools.get(plan.school_id)
-        return user.role in LA_ROLES and school is not None and user.la_id == school.la_id
+        return may_see_school(user, plan.school_id, school.la_id if school is not None else None)
 
     def facts(self, plan: Plan) -> PlanFacts:
         assert plan.id is not None

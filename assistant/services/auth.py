@@ -290,8 +290,19 @@ def visible_school_ids(session: Session, user: User) -> list[int] | None:
 
 
 def can_see_school(session: Session, user: User, school_id: int) -> bool:
-    visible = visible_school_ids(session, user)
-    return visible is None or school_id in visible
+    school = session.get(School, school_id) if user.role in LA_ROLES else None
+    return may_see_school(user, school_id, school.la_id if school is not None else None)
+
+
+def may_see_school(user: User, school_id: int, school_la_id: int | None) -> bool:
+    """Whether ``user`` may see the pupils of school ``school_id``, which is in the LA
+    ``school_la_id``: an admin every school, school staff their own, EWOs and LA officers their
+    LA's (as :func:`visible_school_ids` lists them)."""
+    if user.role == Role.ADMIN:
+        return True
+    if user.role in SCHOOL_ROLES:
+        return user.school_id is not None and user.school_id == school_id
+    return user.role in LA_ROLES and user.la_id is not None and user.la_id == school_la_id
 
 
 def can_change_school(user: User, school_id: int) -> bool:
