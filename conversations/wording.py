@@ -20,6 +20,11 @@ def capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def consultee_label(role: str) -> str:
+    """A consultee role as a sentence or a table cell begins with it: "The Virtual School"."""
+    return capitalised(ROLE_LABELS.get(role, role.replace("_", " ")))
+
+
 def year_label(year_group: str) -> str:
     return "Reception" if year_group == "R" else f"Year {year_group.removeprefix('Y')}"
 

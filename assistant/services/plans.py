@@ -21,9 +21,9 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from conversations.questions import STEP_SHORT
+from conversations.wording import capitalised, consultee_label
 from rules import Case, Decision, evaluate, load_pack
 from rules.calendar import SchoolCalendar, calendar_for, end_of_calendar_weeks
-from rules.models import ROLE_LABELS
 from rules.packs import Pack
 from rules.reminder_schedule import (
     SCHOOL_TIMEZONE,
@@ -460,11 +460,7 @@ def _step_said(step: str, value: Any) -> str:
     """A step as the plan's history says it: "Written plan: done", "Parent consent: given"."""
     label = STEP_SHORT.get(step, step.replace("_", " "))
     said = ("done" if value else "not done") if isinstance(value, bool) else str(value).replace("_", " ")
-    return f"{_capital(label)}: {said}"
-
-
-def _capital(words: str) -> str:
-    return words[:1].upper() + words[1:]
+    return f"{capitalised(label)}: {said}"
 
 
 def _status_change(before: str, after: str) -> str:
@@ -504,8 +500,8 @@ def record_consultee_reply(
         if status in ("agreed", "declined"):
             unit.reminders.resolve(plan.id, kinds=["agreement_missing"], subjects=[role], now=now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
-               summary=(f"{_capital(ROLE_LABELS.get(role, role.replace('_', ' ')))}: "
-                        f"{status.replace('_', ' ')}; {_status_change(before, plan.status)}."),
+               summary=(f"{consultee_label(role)}: {status.replace('_', ' ')}; "
+                        f"{_status_change(before, plan.status)}."),
                detail={"role": role, "status": status, "outcome": decision.outcome})
     return plan
 

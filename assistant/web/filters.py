@@ -17,7 +17,7 @@ from assistant.documents.data import (
 from assistant.services.auth import ROLE_LABELS
 from assistant.web.plan_views import DUE_FILTERS
 from assistant.web.plan_views import STATUS_LABELS as PLAN_STATUS_LABELS
-from rules.models import ROLE_LABELS as CONSULTEE_LABELS
+from conversations.wording import consultee_label
 from rules.reminder_schedule import SCHOOL_TIMEZONE
 
 
@@ -39,11 +39,6 @@ def hours(value: float | None) -> str:
         return "—"
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return f"{text} h"
-
-
-def consultee_label(role: str) -> str:
-    label = CONSULTEE_LABELS.get(role, role.replace("_", " "))
-    return label[:1].upper() + label[1:]
 
 
 def label(value: Any, kind: str) -> str:
