@@ -260,6 +260,113 @@ def build_graduated_timetable(
     )
 
 
+def hours_in_force(timetable: GraduatedTimetable, day: date) -> float:
+    """The weekly hours the timetable plans for the week of ``day`` (its pattern, before
+    closures). Before the timetable starts: its first week's; after it ends: its last part-time
+    week's, as the pupil has not gone back full time if the plan is still open."""
+    for week in timetable.weeks:
+        if week.week_beginning <= day <= week.week_beginning + timedelta(days=6):
+            return week.planned_hours
+    if day < timetable.start:
+        return timetable.first_week.planned_hours
+    before = [week for week in timetable.weeks if week.week_beginning <= day]
+    part_time = [week for week in before if week.planned_hours < timetable.full_time_hours]
+    return (part_time or before or list(timetable.weeks))[-1].planned_hours
+
+
+def replan_from(
+    timetable: GraduatedTimetable,
+    restart: date,
+    end: date,
+    starting_hours: float,
+    is_school_day: Callable[[date], bool],
+) -> GraduatedTimetable:
+    """The timetable after a review changed it: every session before ``restart`` as it was (those
+    days are past, and the register already holds them), and from ``restart`` to ``end`` a new
+    graduated return starting at ``starting_hours`` and rising to full time by its final week.
+
+    The new part keeps the timetable's session lengths and pattern, and where the pupil is when
+    not in school: each out-of-school session takes the place, person and register code its
+    weekday and half had in the old timetable (so B sessions at an alternative provision stay B),
+    or the timetable's usual C2 arrangement for a session that was never out of school. A week
+    that ``restart`` falls in keeps its earlier days and takes the new part's for the rest.
+
+    Raises ``ValueError`` when ``restart`` is after ``end`` (nothing is left to re-plan) or the
+    school is not open on any day from ``restart`` to ``end``."""
+    if restart > end:
+        raise ValueError(
+            f"nothing is left to re-plan: {restart.isoformat()} is after the end date {end.isoformat()}"
+        )
+    restart = max(restart, timetable.start)
+    usual_away = next(
+        (s for s in timetable.away_sessions() if s.register_code == "C2"),
+        next(timetable.away_sessions(), None),
+    )
+    new = build_graduated_timetable(
+        restart, end, min(starting_hours, timetable.full_time_hours), timetable.full_time_hours,
+        is_school_day, timetable.session_hours, pattern=timetable.pattern,
+        away_location=(usual_away.location if usual_away else None) or "Home",
+        away_with_whom=usual_away.with_whom if usual_away else "Parent/carer",
+    )
+    away_by_slot = {(s.weekday, s.half): s for s in timetable.away_sessions() if s.day < restart}
+    new_weeks = [_away_as_before(week, away_by_slot) for week in new.weeks]
+
+    weeks: list[TimetableWeek] = []
+    for week in timetable.weeks:
+        earlier = tuple(s for s in week.sessions if s.day < restart)
+        if not earlier:
+            continue
+        if new_weeks and new_weeks[0].week_beginning == week.week_beginning:
+            weeks.append(_join(timetable, week, earlier, new_weeks.pop(0), restart))
+        elif len(earlier) == len(week.sessions):
+            weeks.append(week)
+        else:
+            weeks.append(_join(timetable, week, earlier, None, restart))
+    weeks.extend(new_weeks)
+    closed_weeks = tuple(sorted(
+        {monday for monday in timetable.closed_weeks if monday + timedelta(days=4) < restart}
+        | set(new.closed_weeks)
+    ))
+    return timetable.model_copy(update={"end": end, "weeks": tuple(weeks), "closed_weeks": closed_weeks})
+
+
+def _away_as_before(week: TimetableWeek, away_by_slot: dict[tuple[int, str], Session]) -> TimetableWeek:
+    sessions = tuple(
+        session.model_copy(update={"location": before.location, "with_whom": before.with_whom,
+                                   "register_code": before.register_code})
+        if not session.in_school and (before := away_by_slot.get((session.weekday, session.half)))
+        else session
+        for session in week.sessions
+    )
+    return week.model_copy(update={"sessions": sessions})
+
+
+def _join(timetable: GraduatedTimetable, old: TimetableWeek, earlier: tuple[Session, ...],
+          new: TimetableWeek | None, restart: date) -> TimetableWeek:
+    """One week of ``timetable`` made of ``old``'s sessions before the restart and ``new``'s
+    from it on."""
+    sessions = earlier + (new.sessions if new is not None else ())
+    hours = sum(session.hours for session in sessions)
+    full_time_hours = timetable.full_time_hours
+    # A session's length may differ by a minute from the timetable's, where full time's minutes
+    # do not divide evenly into ten sessions.
+    in_full = all(
+        session.hours >= timetable.session_hours[0 if session.half == "am" else 1] - 1.5 / 60
+        for session in earlier
+    )
+    closed = tuple(sorted({d for d in old.closed_days if d < restart}
+                          | set(new.closed_days if new is not None else ())))
+    return TimetableWeek(
+        week_beginning=old.week_beginning,
+        sessions=sessions,
+        hours=hours,
+        percent_of_full_time=min(100.0, round(hours / full_time_hours * 100, 1)),
+        planned_hours=new.planned_hours if new is not None else old.planned_hours,
+        closed_days=closed,
+        full_time=in_full and (new is None or new.full_time),
+    )
+
+
 def mark_off_site(
     timetable: GraduatedTimetable,
     weekday: int,
