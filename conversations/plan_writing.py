@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
+
 from conversations.answers import (
     AnswerError,
     normalise,
@@ -274,6 +276,37 @@ def build(plan: Mapping[str, Any], case: Case, decision: Decision) -> GraduatedT
         away_location=plan.get("where_when_not_in_school", "Home"),
         away_with_whom=plan.get("with_whom_when_not_in_school", "Parent/carer"),
     )
+
+
+#: Full time where the policy gives no hours for the pupil's year group (a plan made outside the
+#: interview, without them): the most any year group has.
+DEFAULT_FULL_TIME_HOURS = 25.0
+
+
+def plan_timetable(stored: Mapping[str, Any] | None, case: Case | None,
+                   decision: Decision | None) -> GraduatedTimetable | None:
+    """A saved plan's graduated timetable: the one stored with it (``stored`` is the plan's
+    ``timetable_json``), or, for a plan saved without one, one worked out from its case (start,
+    end, hours, the school's closures) rising steadily to full time. None without the dates."""
+    data = stored or {}
+    kept = data.get("timetable") if isinstance(data.get("timetable"), dict) else (data if "weeks" in data else None)
+    if kept:
+        try:
+            return GraduatedTimetable.model_validate(kept)
+        except ValidationError:
+            pass
+    if case is None or case.plan.start_date is None:
+        return None
+    end = case.plan.end_date or (decision.latest_end_date if decision else None)
+    if end is None:
+        return None
+    full_time = (decision.full_time_hours if decision else None) or DEFAULT_FULL_TIME_HOURS
+    hours_now = min(case.plan.hours_per_week if case.plan.hours_per_week is not None else full_time / 2, full_time)
+    try:
+        return build_graduated_timetable(case.plan.start_date, end, hours_now, full_time,
+                                         calendar_for(case).is_school_day)
+    except ValueError:
+        return None
 
 
 def _week_sessions(week: Any, session_hours: tuple[float, float]) -> str:

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from conversations.plan_writing import plan_timetable
 from conversations.questions import STEP_SHORT
+from conversations.timetable import GraduatedTimetable, hours_in_force, replan_from
 from conversations.wording import capitalised, consultee_label
 from rules import Case, Decision, evaluate, load_pack
 from rules.calendar import SchoolCalendar, calendar_for, end_of_calendar_weeks
@@ -597,15 +599,18 @@ def record_review(
 
         change: dict[str, Any] = {}
         summary = f"Review held on {held_on.isoformat()}: {outcome.replace('_', ' ')}."
+        # The timetable as it stands, to re-plan from the day after the review.
+        timetable = plan_timetable(plan.timetable_json, case, current_decision(plan))
+        restart = held_on + timedelta(days=1)
         if outcome == "increase_hours":
-            current = case.plan.hours_per_week
+            current = hours_in_force(timetable, restart) if timetable is not None else case.plan.hours_per_week
             if hours_per_week is None:
                 raise PlanError("Give the new number of hours per week.")
             if current is not None and hours_per_week <= current:
                 raise PlanError(f"The new hours ({hours_per_week:g}) must be more than the "
-                                f"current {current:g} hours a week.")
+                                f"{current:g} hours a week the timetable has now.")
             change["plan.hours_per_week"] = hours_per_week
-            summary += f" Hours per week {current} → {hours_per_week:g}."
+            summary += f" Hours per week {_hours(current)} → {_hours(hours_per_week)}."
         elif outcome == "extend":
             _check_extension(plan, pack, new_end_date, rationale, parent_agreed)
             assert new_end_date is not None
@@ -622,12 +627,38 @@ def record_review(
             decision = current_decision(plan) or evaluate(case)
             _close(unit, plan, decision, route=closure_route, closed_on=held_on, now=now)
         else:
+            if change and timetable is not None:
+                summary += _replan(plan, timetable, restart, hours_per_week, new_end_date, case)
             decision = _reevaluate(unit, plan, change, now) if change else _refresh(unit, plan, now)
             if change:
                 _owe_la_notification(unit, plan, decision, "update", held_on, now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
                summary=summary, detail={"review_id": review.id, "outcome": outcome})
     return plan
+
+
+def _replan(plan: Plan, timetable: GraduatedTimetable, restart: date, hours_per_week: float | None,
+            new_end_date: date | None, case: Case) -> str:
+    """Re-plan the stored timetable after a review raised the hours or moved the end date: the
+    sessions before ``restart`` stand (the register holds them), and from ``restart`` the
+    timetable rises from the new hours (or, for an extension, the hours it has then) to full time
+    by the end date, so that the grid, the chart, the calendar and the sessions for the MIS
+    follow the review. What to add to the history's summary."""
+    end = new_end_date or timetable.end
+    starting = hours_per_week if hours_per_week is not None else hours_in_force(timetable, restart)
+    try:
+        replanned = replan_from(timetable, restart, end, starting, calendar_for(case).is_school_day)
+    except ValueError:
+        return ""  # the plan's days are over: nothing is left to re-plan
+    stored = plan.timetable_json or {}
+    kept = {k: v for k, v in stored.items() if k != "timetable"} if "weeks" not in stored else {}
+    plan.timetable_json = {**kept, "timetable": replanned.model_dump(mode="json")}
+    return (f" Timetable re-planned from {restart.isoformat()}: {_hours(starting)} a week, "
+            f"rising to full time ({_hours(replanned.full_time_hours)}) by {end.isoformat()}.")
+
+
+def _hours(value: float | None) -> str:
+    return "not given" if value is None else f"{value:g} h"
 
 
 def _refresh(unit: UnitOfWork, plan: Plan, now: datetime) -> Decision:

@@ -18,9 +18,9 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from assistant.documents.data import CIRCUMSTANCE_LABELS, TIMETABLE_REASON_LABELS
-from conversations.timetable import GraduatedTimetable, build_graduated_timetable
+from conversations.plan_writing import plan_timetable
+from conversations.timetable import GraduatedTimetable
 from rules import Case, Decision
-from rules.calendar import calendar_for
 from storage.errors import NotFoundError
 from storage.models import (
     Consultation,
@@ -49,7 +49,6 @@ DUE_FILTERS: dict[str, str] = {
     "over_maximum": "Past the policy maximum",
 }
 SOON = timedelta(days=14)
-DEFAULT_FULL_TIME_HOURS = 25.0
 
 
 @dataclass
@@ -266,27 +265,7 @@ def written_plan(plan: Plan) -> dict[str, Any]:
 
 
 def timetable_for(plan: Plan, decision: Decision | None, case: Case | None) -> GraduatedTimetable | None:
-    """The stored graduated timetable, or one worked out from the case (start, end, hours,
-    the school's closures) rising steadily to full time."""
-    data = plan.timetable_json or {}
-    stored = data.get("timetable") if isinstance(data.get("timetable"), dict) else (data if "weeks" in data else None)
-    if stored:
-        try:
-            return GraduatedTimetable.model_validate(stored)
-        except ValidationError:
-            pass
-    if case is None or case.plan.start_date is None:
-        return None
-    end = case.plan.end_date or (decision.latest_end_date if decision else None)
-    if end is None:
-        return None
-    full_time = (decision.full_time_hours if decision else None) or DEFAULT_FULL_TIME_HOURS
-    hours = min(case.plan.hours_per_week if case.plan.hours_per_week is not None else full_time / 2, full_time)
-    calendar = calendar_for(case)
-    try:
-        return build_graduated_timetable(case.plan.start_date, end, hours, full_time, calendar.is_school_day)
-    except ValueError:
-        return None
+    return plan_timetable(plan.timetable_json, case, decision)
 
 
 def load_detail(session: Session, plan_id: int, today: date) -> PlanDetail:

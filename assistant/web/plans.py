@@ -9,7 +9,7 @@ Another school's plan is "not found" (404); LA users may read but not change (40
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -33,6 +33,7 @@ from assistant.web.plan_views import (
     timetable_grid,
 )
 from assistant.web.runtime import db, require_user, runtime, today
+from conversations.timetable import hours_in_force
 from rules.models import BOOLEAN_STEPS
 from storage.errors import ConflictError, NotFoundError
 from storage.models import PlanStatus, User
@@ -129,8 +130,10 @@ def show(plan_id: int) -> ResponseReturnValue:
     record_plan_access(session, user, [detail.plan], via="web:plan")
     session.commit()
     chart = weekly_hours_svg(detail.timetable) if detail.timetable else None
+    # What a review that raises the hours must go above: the timetable's hours from tomorrow.
+    hours_now = hours_in_force(detail.timetable, today() + timedelta(days=1)) if detail.timetable else None
     return render_template(
-        "plan.html", d=detail, s=detail.summary, chart=chart, today=today(),
+        "plan.html", d=detail, s=detail.summary, chart=chart, today=today(), hours_now=hours_now,
         grid=timetable_grid(detail.timetable) if detail.timetable else [],
         can_change=auth.can_change_school(user, detail.plan.school_id) and detail.plan.status != PlanStatus.CLOSED,
         consultation_statuses=CONSULTATION_STATUSES, review_outcomes=REVIEW_OUTCOMES,

@@ -3,13 +3,19 @@ may see or change what."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import select
 
+from conversations.timetable import GraduatedTimetable, hours_in_force
+from rules import Case
+from rules.calendar import calendar_for
 from storage.models import AuditLog, Plan, PlanVersion
 
 from .conftest import ADMIN, DERBY_EWO, DERBYSHIRE_EWO, OAK_DSL, OAK_STAFF, RIVERSIDE_STAFF, World, signed_in
@@ -162,17 +168,84 @@ def test_an_unknown_step_or_consultee_is_a_400(web: World, make_plan: MakePlan) 
         "csrf_token": csrf, "role": "police", "status": "agreed"}).status_code == 400
 
 
-def test_recording_a_review_that_raises_the_hours(web: World, make_plan: MakePlan) -> None:
+def timetable_of(plan: Plan) -> GraduatedTimetable:
+    return GraduatedTimetable.model_validate((plan.timetable_json or {})["timetable"])
+
+
+def sessions_rows(client: Any, plan_id: int) -> list[dict[str, str]]:
+    response = client.get(f"/plans/{plan_id}/documents/sessions.csv")
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_a_review_that_raises_the_hours_re_plans_the_timetable_from_the_next_day(
+        web: World, make_plan: MakePlan) -> None:
     plan_id = make_plan("review_overdue")
+    before = timetable_of(stored(web, plan_id))
+    held_on = date.today()
+    raised = hours_in_force(before, held_on + timedelta(days=1)) + 2
     client, csrf = signed_in(web.app, OAK_DSL)
     response = client.post(f"/plans/{plan_id}/reviews", data={
-        "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "increase_hours",
-        "hours_per_week": "15", "notes": "Coping well with mornings"})
+        "csrf_token": csrf, "held_on": held_on.isoformat(), "outcome": "increase_hours",
+        "hours_per_week": f"{raised:g}", "notes": "Coping well with mornings"})
     assert response.status_code == 302
     plan = stored(web, plan_id)
-    assert plan.case_json["plan"]["hours_per_week"] == 15
+    assert plan.case_json["plan"]["hours_per_week"] == raised
+    after = timetable_of(plan)
+    past = [s for s in before.all_sessions() if s.day <= held_on]
+    assert [s for s in after.all_sessions() if s.day <= held_on] == past
+    restart = held_on + timedelta(days=1)
+    assert hours_in_force(after, restart) >= raised > hours_in_force(before, restart)
+    assert after.final_week.full_time
     html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert "Review recorded." in html and "Coping well with mornings" in html
+    assert f"Timetable re-planned from {(held_on + timedelta(days=1)).isoformat()}" in html
+
+
+def test_raising_the_hours_to_fewer_than_the_timetable_has_now_is_refused(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("review_overdue")
+    before = stored(web, plan_id)
+    now_hours = hours_in_force(timetable_of(before), date.today() + timedelta(days=1))
+    client, csrf = signed_in(web.app, OAK_DSL)
+    client.post(f"/plans/{plan_id}/reviews", data={
+        "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "increase_hours",
+        "hours_per_week": f"{now_hours:g}"})
+    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert f"{now_hours:g} hours a week the timetable has now" in html
+    assert re.search(r"The timetable has [\d.]+ h(ours)? a week from tomorrow", html)
+    assert stored(web, plan_id).version == before.version
+
+
+def test_an_extension_carries_the_sessions_for_the_mis_and_the_calendar_to_the_new_end_date(
+        web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    plan = stored(web, plan_id)
+    assert plan.end_date is not None and plan.latest_end_date is not None
+    calendar = calendar_for(Case.model_validate(plan.case_json))
+    new_end = calendar.last_school_day_on_or_before(min(plan.end_date + timedelta(days=14), plan.latest_end_date))
+    assert new_end > plan.end_date, "the demo plan leaves room for an extension within the policy"
+    client, csrf = signed_in(web.app, OAK_DSL)
+    old_rows = sessions_rows(client, plan_id)
+    response = client.post(f"/plans/{plan_id}/reviews", data={
+        "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "extend",
+        "new_end_date": new_end.isoformat(), "rationale": "Anxiety about the new class",
+        "parent_agreed": "yes"})
+    assert response.status_code == 302
+    rows = sessions_rows(client, plan_id)
+    assert max(row["date"] for row in rows) == new_end.isoformat()
+    assert len(rows) > len(old_rows)
+    today = date.today().isoformat()
+    assert [r for r in rows if r["date"] <= today] == [r for r in old_rows if r["date"] <= today]
+    # The return to full time is spread over the longer plan: before the old end date the pupil
+    # now spends more sessions out of school (C2) than the old timetable had.
+    old_end = plan.end_date.isoformat()
+
+    def away_until_old_end(table: list[dict[str, str]]) -> int:
+        return sum(1 for r in table if today < r["date"] <= old_end and r["register_code"] == "C2")
+
+    assert away_until_old_end(rows) > away_until_old_end(old_rows)
+    ics = client.get(f"/plans/{plan_id}/documents/plan.ics").get_data(as_text=True)
+    assert f"DTSTART;VALUE=DATE:{new_end.strftime('%Y%m%d')}" in ics
 
 
 def test_a_review_the_policy_does_not_allow_is_explained(web: World, make_plan: MakePlan) -> None:

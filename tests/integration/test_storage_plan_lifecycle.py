@@ -24,6 +24,9 @@ from assistant.services import (
     record_step,
     update_timetable,
 )
+from conversations.plan_writing import plan_timetable
+from conversations.timetable import GraduatedTimetable, hours_in_force
+from rules import Case, Decision
 from storage.errors import ConflictError
 from storage.models import AuditLog, Plan, Reminder
 from storage.uow import UnitOfWork
@@ -204,6 +207,40 @@ def test_a_review_that_increases_the_hours_is_recorded_and_re_evaluated(
                       actor_user_id=staff.lead_id, now=NOW)
 
 
+def test_a_review_that_raises_the_hours_stores_the_timetable_re_planned_from_the_next_day(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    assert plan.timetable_json is None  # a plan made without the interview: its timetable is worked out
+    before = plan_timetable(None, Case.model_validate(plan.case_json), Decision.model_validate(plan.decision_json))
+    assert before is not None and hours_in_force(before, date(2026, 3, 16)) < 22
+    plan = record_review(session_factory, plan.id, outcome="increase_hours",
+                         held_on=date(2026, 3, 13), hours_per_week=22,
+                         actor_user_id=staff.lead_id, now=NOW)
+    after = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
+    assert [s for s in after.all_sessions() if s.day <= date(2026, 3, 13)] == [
+        s for s in before.all_sessions() if s.day <= date(2026, 3, 13)]
+    assert hours_in_force(after, date(2026, 3, 16)) == 22
+    assert after.end == plan.end_date and after.final_week.full_time
+    with UnitOfWork(session_factory) as uow:
+        latest = uow.plans.versions(plan.id)[-1]
+    assert latest.snapshot_json["timetable"] == plan.timetable_json
+    assert "Timetable re-planned from 2026-03-14: 22 h a week" in latest.change_summary
+
+
+def test_an_extension_stretches_the_stored_timetable_to_the_new_end_date(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    plan = record_review(session_factory, plan.id, outcome="extend", held_on=date(2026, 3, 13),
+                         new_end_date=date(2026, 4, 10), rationale="Anxiety about the move",
+                         parent_agreed=True, actor_user_id=staff.lead_id, now=NOW)
+    after = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
+    assert after.end == date(2026, 4, 10)
+    assert max(s.day for s in after.all_sessions()) <= date(2026, 4, 10)
+    assert after.final_week.planned_hours == after.full_time_hours > after.weeks[-2].planned_hours
+
+
 def test_a_held_review_is_not_scheduled_again_for_the_same_date(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
@@ -282,7 +319,7 @@ def test_derbyshire_is_owed_an_update_when_a_review_changes_the_plan(
     staff = seed_staff(session_factory, "derbyshire", "Ash Academy")
     plan = _new_plan(session_factory, staff, DERBYSHIRE_CASE)
     plan = record_review(session_factory, plan.id, outcome="increase_hours",
-                         held_on=date(2026, 6, 15), hours_per_week=15,
+                         held_on=date(2026, 6, 15), hours_per_week=20,  # week 3 of 10 h rising to full time
                          actor_user_id=staff.lead_id, now=NOW)
     assert ("la_notification_due", "update:2026-06-15") in _pending(session_factory, plan.id)
     record_la_notification(session_factory, plan.id, "update", actor_user_id=staff.lead_id,
