@@ -53,6 +53,19 @@ def review_dates_problem(
     return None
 
 
+def scheduled_review_held(held_on: date, scheduled: Sequence[date], cadence: ReviewRule) -> date | None:
+    """Which of the ``scheduled`` review dates (not yet held) a review held on ``held_on`` stands
+    for: the earliest, when the review was held on or after it, or brought forward by no more
+    than half the policy's cadence (a week, for fortnightly reviews). None when it was held
+    earlier than that: it is an extra review (after an incident, say), and the scheduled one
+    stays, so that the plan is not left longer without a review than the policy allows."""
+    if not scheduled:
+        return None
+    earliest = min(scheduled)
+    brought_forward_at_most = timedelta(days=cadence.every_weeks * 7 / 2)
+    return earliest if held_on >= earliest - brought_forward_at_most else None
+
+
 def _pairs(points: Sequence[date]) -> list[tuple[date | None, date]]:
     return [(points[i - 1] if i else None, day) for i, day in enumerate(points)]
 

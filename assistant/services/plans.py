@@ -35,7 +35,7 @@ from rules.reminder_schedule import (
     due_at_utc,
     plan_reminders,
 )
-from rules.reviews import review_dates_problem
+from rules.reviews import review_dates_problem, scheduled_review_held
 from storage.db import SessionFactory
 from storage.errors import ConflictError
 from storage.models import Consultation, Plan, PlanStatus, Reminder, Review, User
@@ -581,9 +581,10 @@ def record_review(
         pack = load_pack(plan.policy_id)
         case = Case.model_validate(plan.case_json)
 
-        # The review held is the earliest one scheduled and not yet held, if any.
-        scheduled = [r for r in unit.plans.reviews(plan.id) if r.held_on is None]
-        review = scheduled[0] if scheduled else Review(plan_id=plan.id)
+        # The review held is the earliest one scheduled, unless it was held well before that.
+        scheduled = [r for r in unit.plans.reviews(plan.id) if r.held_on is None and r.due_on is not None]
+        stands_for = scheduled_review_held(held_on, [r.due_on for r in scheduled if r.due_on], pack.reviews)
+        review = next((r for r in scheduled if r.due_on == stands_for), None) or Review(plan_id=plan.id)
         review.held_on = held_on
         review.outcome = outcome
         review.hours_per_week = hours_per_week
@@ -599,6 +600,8 @@ def record_review(
 
         change: dict[str, Any] = {}
         summary = f"Review held on {held_on.isoformat()}: {outcome.replace('_', ' ')}."
+        if stands_for is None and scheduled:
+            summary += f" An extra review: the one due {min(r.due_on for r in scheduled if r.due_on)} stays."
         # The timetable as it stands, to re-plan from the day after the review.
         timetable = plan_timetable(plan.timetable_json, case, current_decision(plan))
         restart = held_on + timedelta(days=1)

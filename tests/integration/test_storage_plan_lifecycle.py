@@ -254,6 +254,28 @@ def test_a_held_review_is_not_scheduled_again_for_the_same_date(
     assert on_the_day[0].held_on == date(2026, 3, 13)
 
 
+def test_a_review_held_well_before_the_next_one_is_an_extra_review_and_the_next_one_stays(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)  # reviews due 13 and 27 March
+    plan = record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 3, 4),
+                         notes="After the incident on Tuesday", actor_user_id=staff.lead_id, now=NOW)
+    with UnitOfWork(session_factory) as uow:
+        reviews = uow.plans.reviews(plan.id)
+    assert [(r.due_on, r.held_on) for r in reviews] == [
+        (date(2026, 3, 13), None), (date(2026, 3, 27), None), (None, date(2026, 3, 4))]
+    assert _reminders(session_factory, plan.id)[f"plan:{plan.id}:review_due:2026-03-13"].status == "pending"
+    with UnitOfWork(session_factory) as uow:
+        assert "An extra review: the one due 2026-03-13 stays." in uow.plans.versions(plan.id)[-1].change_summary
+    # Brought forward by a few days, the next review is the one held.
+    record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 3, 10),
+                  actor_user_id=staff.lead_id, now=NOW)
+    with UnitOfWork(session_factory) as uow:
+        held = {r.due_on: r.held_on for r in uow.plans.reviews(plan.id) if r.held_on}
+    assert held == {None: date(2026, 3, 4), date(2026, 3, 13): date(2026, 3, 10)}
+    assert _reminders(session_factory, plan.id)[f"plan:{plan.id}:review_due:2026-03-13"].status == "cancelled"
+
+
 def test_an_extension_needs_a_later_end_date_a_rationale_and_the_parents_agreement(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:

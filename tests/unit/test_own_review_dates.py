@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rules import known_policy_ids, load_pack
 from rules.calendar import SchoolCalendar
 from rules.evaluator import proposed_review_dates
-from rules.reviews import review_dates_problem
+from rules.reviews import review_dates_problem, scheduled_review_held
 
 CALENDAR = SchoolCalendar()
 START = date(2026, 1, 12)  # a Monday
@@ -109,3 +109,21 @@ def test_every_policys_proposed_dates_pass_its_own_check(policy: str, start: dat
         return
     assert review_dates_problem(within, proposed=within, start=start, end=end, calendar=CALENDAR,
                                 cadence=pack.reviews) is None
+
+
+# --------------------------------------------------------------------------- which review was held
+SCHEDULED = [date(2026, 1, 23), date(2026, 2, 6), date(2026, 2, 20)]
+
+
+def test_a_review_held_on_its_day_or_late_stands_for_the_earliest_scheduled() -> None:
+    assert scheduled_review_held(date(2026, 1, 23), SCHEDULED, DERBY.reviews) == date(2026, 1, 23)
+    assert scheduled_review_held(date(2026, 1, 28), SCHEDULED, DERBY.reviews) == date(2026, 1, 23)
+
+
+def test_a_review_brought_forward_by_up_to_a_week_stands_for_the_fortnightly_one() -> None:
+    assert scheduled_review_held(date(2026, 1, 16), SCHEDULED, DERBY.reviews) == date(2026, 1, 23)
+
+
+def test_a_review_held_well_before_the_scheduled_one_is_an_extra_review() -> None:
+    assert scheduled_review_held(date(2026, 1, 15), SCHEDULED, DERBY.reviews) is None
+    assert scheduled_review_held(date(2026, 1, 14), [], DERBY.reviews) is None
