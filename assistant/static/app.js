@@ -7,6 +7,14 @@
       event.preventDefault();
     }
   });
+  // A change the plan page refused comes back with the reason inside its form: bring it into
+  // view and to the keyboard's attention (the page itself opens at the top).
+  var refused = document.querySelector(".flash-error[id$='-refused']");
+  if (refused) {
+    refused.tabIndex = -1;
+    refused.scrollIntoView({ block: "center" });
+    refused.focus({ preventScroll: true });
+  }
   document.addEventListener("focusin", function (event) {
     if (event.target.id === "feed-url") { event.target.select(); }
   });

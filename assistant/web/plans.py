@@ -33,7 +33,7 @@ from assistant.web.plan_views import (
     timetable_grid,
 )
 from assistant.web.runtime import db, require_user, runtime, today
-from conversations.timetable import hours_in_force
+from conversations.timetable import hours_in_force, parse_hours
 from rules.models import BOOLEAN_STEPS
 from storage.errors import ConflictError, NotFoundError
 from storage.models import PlanStatus, User
@@ -125,7 +125,17 @@ def index() -> ResponseReturnValue:
 @bp.get("/plans/<int:plan_id>")
 def show(plan_id: int) -> ResponseReturnValue:
     user = require_user()
-    detail = _visible_detail(plan_id, user)
+    return _plan_page(_visible_detail(plan_id, user), user)
+
+
+class FormError(ValueError):
+    """A field of a plan-page form that cannot be read; the message says which and why."""
+
+
+def _plan_page(detail: PlanDetail, user: User, *, refused: tuple[str, str] | None = None,
+               status: int = 200) -> ResponseReturnValue:
+    """The plan's page. ``refused``: the form whose change was refused and why, shown beside
+    that form with what was typed into it, so that nothing typed is lost."""
     session = db()
     record_plan_access(session, user, [detail.plan], via="web:plan")
     session.commit()
@@ -138,19 +148,23 @@ def show(plan_id: int) -> ResponseReturnValue:
         can_change=auth.can_change_school(user, detail.plan.school_id) and detail.plan.status != PlanStatus.CLOSED,
         consultation_statuses=CONSULTATION_STATUSES, review_outcomes=REVIEW_OUTCOMES,
         closure_routes=CLOSURE_ROUTES, step_choices=STEP_CHOICES, documents=DOCUMENTS,
-    )
+        refused=refused, typed=request.form if refused else {},
+    ), status
 
 
-def _after_change(plan_id: int, action: Callable[[], Any], done: str) -> ResponseReturnValue:
+def _after_change(plan_id: int, form: str, action: Callable[[], Any], done: str) -> ResponseReturnValue:
+    """Run ``action`` (from the plan page's ``form``) and go back to the plan; if it is refused,
+    show the plan again with the reason and the form as it was filled in."""
     session = db()
     try:
         action()
         session.commit()
-    except (ConflictError, plan_service.PlanError) as error:
+    except (ConflictError, plan_service.PlanError, FormError) as error:
         session.rollback()
-        flash(str(error), "error")
-    else:
-        flash(done)
+        user = require_user()
+        return _plan_page(_visible_detail(plan_id, user), user, refused=(form, str(error)),
+                          status=409 if isinstance(error, ConflictError) else 422)
+    flash(done)
     return redirect(url_for("plans.show", plan_id=plan_id))
 
 
@@ -165,8 +179,7 @@ def _form_date(name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        abort(400, description=f"{name.replace('_', ' ').capitalize()}: not a date: {raw!r}.")
-    return None
+        raise FormError(f"{name.replace('_', ' ').capitalize()}: not a date: {raw!r}.") from None
 
 
 @bp.post("/plans/<int:plan_id>/consultations")
@@ -177,7 +190,7 @@ def record_consultation(plan_id: int) -> ResponseReturnValue:
     if role not in {c.role for c in detail.consultations} or status not in CONSULTATION_STATUSES:
         abort(400, description="Choose one of the plan's consultees and what they said.")
     note = (request.form.get("note") or "").strip() or None
-    return _after_change(plan_id, lambda: plan_service.record_consultee_reply(
+    return _after_change(plan_id, "consultation", lambda: plan_service.record_consultee_reply(
         _unit_of_work(), plan_id, role, status, actor_user_id=user.id, note=note, expected_version=_version(),
     ), "Reply recorded.")
 
@@ -189,7 +202,7 @@ def record_step(plan_id: int) -> ResponseReturnValue:
     if choice is None:
         abort(400, description="Choose the step that was done.")
     step, value, label = choice
-    return _after_change(plan_id, lambda: plan_service.record_step(
+    return _after_change(plan_id, "step", lambda: plan_service.record_step(
         _unit_of_work(), plan_id, step, value, actor_user_id=user.id, expected_version=_version(),
     ), f"Recorded: {label}.")
 
@@ -200,19 +213,22 @@ def record_review(plan_id: int) -> ResponseReturnValue:
     outcome = request.form.get("outcome", "")
     if outcome not in REVIEW_OUTCOMES:
         abort(400, description="Choose what the review decided.")
-    held_on = _form_date("held_on") or today()
-    hours_text = (request.form.get("hours_per_week") or "").strip()
-    try:
-        hours = float(hours_text) if hours_text else None
-    except ValueError:
-        abort(400, description=f"Hours per week: not a number: {hours_text!r}.")
-    return _after_change(plan_id, lambda: plan_service.record_review(
-        _unit_of_work(), plan_id, outcome=outcome, held_on=held_on, actor_user_id=user.id,  # type: ignore[arg-type]
-        hours_per_week=hours, new_end_date=_form_date("new_end_date"),
-        rationale=(request.form.get("rationale") or "").strip() or None,
-        parent_agreed=True if request.form.get("parent_agreed") else None,
-        notes=(request.form.get("notes") or "").strip() or None, expected_version=_version(),
-    ), "Review recorded.")
+
+    def record() -> None:
+        hours_text = (request.form.get("hours_per_week") or "").strip()
+        try:
+            hours = parse_hours(hours_text) if hours_text else None
+        except ValueError as error:
+            raise FormError(f"New hours a week: {error}.") from None
+        plan_service.record_review(
+            _unit_of_work(), plan_id, outcome=outcome, held_on=_form_date("held_on") or today(),  # type: ignore[arg-type]
+            actor_user_id=user.id, hours_per_week=hours, new_end_date=_form_date("new_end_date"),
+            rationale=(request.form.get("rationale") or "").strip() or None,
+            parent_agreed=True if request.form.get("parent_agreed") else None,
+            notes=(request.form.get("notes") or "").strip() or None, expected_version=_version(),
+        )
+
+    return _after_change(plan_id, "review", record, "Review recorded.")
 
 
 @bp.post("/plans/<int:plan_id>/close")
@@ -221,7 +237,7 @@ def close(plan_id: int) -> ResponseReturnValue:
     route = request.form.get("route", "")
     if route not in CLOSURE_ROUTES:
         abort(400, description="Choose how the plan ended.")
-    return _after_change(plan_id, lambda: plan_service.close_plan(
+    return _after_change(plan_id, "close", lambda: plan_service.close_plan(
         _unit_of_work(), plan_id, route=route, actor_user_id=user.id, closed_on=_form_date("closed_on"),
         note=(request.form.get("note") or "").strip() or None, expected_version=_version(),
     ), "Plan closed.")

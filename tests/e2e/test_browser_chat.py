@@ -179,9 +179,12 @@ def test_the_chat_page_fits_a_phone_screen(chromium: Any, live_server: str) -> N
         sign_in_by_keyboard(page, live_server, "dsl@oak.example.org")
         page.get_by_role("button", name="Start a new check").click()
         page.wait_for_url(f"{live_server}/chat/*")
+        quick = page.locator("#composer button[name=quick]").first
+        quick.wait_for()  # measured once the page is laid out, not while it is still loading
+        page.wait_for_load_state("load")
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0
-        button = page.locator("#composer button[name=quick]").first.bounding_box()
+        button = quick.bounding_box()
         assert button is not None and button["width"] >= 300, "quick replies are full-width on a phone"
     finally:
         context.close()

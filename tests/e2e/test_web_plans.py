@@ -146,8 +146,10 @@ def test_a_change_based_on_an_old_version_is_refused(web: World, make_plan: Make
     client.post(f"/plans/{plan_id}/steps", data={"csrf_token": csrf, "step": "written_plan=true", "version": old})
     response = client.post(f"/plans/{plan_id}/consultations", data={
         "csrf_token": csrf, "role": "virtual_school", "status": "agreed", "version": old})
-    assert response.status_code == 302
-    assert "changed by someone else" in client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert 'id="consultation-refused"' in html and "changed by someone else" in html
+    assert '<option value="virtual_school" selected>' in html
     assert stored(web, plan_id).status == "awaiting"
 
 
@@ -207,10 +209,11 @@ def test_raising_the_hours_to_fewer_than_the_timetable_has_now_is_refused(web: W
     before = stored(web, plan_id)
     now_hours = hours_in_force(timetable_of(before), date.today() + timedelta(days=1))
     client, csrf = signed_in(web.app, OAK_DSL)
-    client.post(f"/plans/{plan_id}/reviews", data={
+    response = client.post(f"/plans/{plan_id}/reviews", data={
         "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "increase_hours",
         "hours_per_week": f"{now_hours:g}"})
-    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
     assert f"{now_hours:g} hours a week the timetable has now" in html
     assert re.search(r"The timetable has [\d.]+ h(ours)? a week from tomorrow", html)
     assert stored(web, plan_id).version == before.version
@@ -251,11 +254,63 @@ def test_an_extension_carries_the_sessions_for_the_mis_and_the_calendar_to_the_n
 def test_a_review_the_policy_does_not_allow_is_explained(web: World, make_plan: MakePlan) -> None:
     plan_id = make_plan("active")
     client, csrf = signed_in(web.app, OAK_DSL)
-    client.post(f"/plans/{plan_id}/reviews", data={
+    response = client.post(f"/plans/{plan_id}/reviews", data={
         "csrf_token": csrf, "outcome": "extend",
         "new_end_date": (date.today() + timedelta(days=60)).isoformat()})
-    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    html = response.get_data(as_text=True)
     assert "Record why the timetable is being extended" in html
+
+
+def test_a_refused_review_keeps_what_was_typed_and_says_why_beside_the_form(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    version = stored(web, plan_id).version
+    client, csrf = signed_in(web.app, OAK_DSL)
+    new_end = (date.today() + timedelta(days=60)).isoformat()
+    response = client.post(f"/plans/{plan_id}/reviews", data={
+        "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "extend",
+        "new_end_date": new_end, "notes": "Mum worried about mornings; <b>CAMHS</b> referral made"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    form = html[html.index('id="review-form"'):]
+    form = form[:form.index("</form>")]
+    assert 'id="review-refused"' in form and "Record why the timetable is being extended" in form
+    assert "Mum worried about mornings; &lt;b&gt;CAMHS&lt;/b&gt; referral made</textarea>" in form
+    assert f'value="{new_end}"' in form and '<option value="extend" selected>' in form
+    assert stored(web, plan_id).version == version
+
+
+def test_hours_written_as_people_write_them_are_read_and_bad_ones_explained(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    client, csrf = signed_in(web.app, OAK_DSL)
+    response = client.post(f"/plans/{plan_id}/reviews", data={
+        "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "increase_hours",
+        "hours_per_week": "lots", "notes": "Keep me"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "New hours a week: not a number of hours: &#39;lots&#39;" in html and "Keep me</textarea>" in html
+    raised = hours_in_force(timetable_of(stored(web, plan_id)), date.today() + timedelta(days=1)) + 1.5
+    whole, minutes = int(raised), round((raised - int(raised)) * 60)
+    response = client.post(f"/plans/{plan_id}/reviews", data={
+        "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "increase_hours",
+        "hours_per_week": f"{whole}h{minutes:02d}"})
+    assert response.status_code == 302
+    assert stored(web, plan_id).case_json["plan"]["hours_per_week"] == pytest.approx(raised)
+
+
+def test_a_change_made_meanwhile_by_someone_else_keeps_the_closing_form_filled_in(
+        web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    version = stored(web, plan_id).version
+    client, csrf = signed_in(web.app, OAK_DSL)
+    client.post(f"/plans/{plan_id}/steps", data={"csrf_token": csrf, "step": "written_plan=true",
+                                                 "version": str(version)})
+    response = client.post(f"/plans/{plan_id}/close", data={
+        "csrf_token": csrf, "route": "left_school", "version": str(version), "note": "Moved to Leeds"})
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert 'id="close-refused"' in html and 'value="Moved to Leeds"' in html
+    assert '<option value="left_school" selected>' in html
+    assert f'name="version" value="{version + 1}"' in html  # sending it again now works
 
 
 def test_closing_a_plan(web: World, make_plan: MakePlan) -> None:
