@@ -521,6 +521,7 @@ def update_timetable(
     with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded, before = plan.version, plan.status
         summary, detail = "Timetable updated.", None
+        timetable = _keeping_what_reviews_changed(unit, plan, timetable, case_changes)
         own_dates_before = _written_review_dates(plan.timetable_json)
         plan.timetable_json = dict(timetable)  # first: the reviews below follow its own review dates
         if case_changes:  # a change the policy cannot take raises, and the unit of work rolls back
@@ -638,6 +639,27 @@ def record_review(
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
                summary=summary, detail={"review_id": review.id, "outcome": outcome})
     return plan
+
+
+#: The facts of a plan's case that a review changes (and re-plans the timetable from).
+REVIEWED_FACTS: tuple[str, ...] = ("plan.start_date", "plan.end_date", "plan.hours_per_week")
+
+
+def _keeping_what_reviews_changed(unit: UnitOfWork, plan: Plan, timetable: Mapping[str, Any],
+                                  case_changes: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The written timetable to store, once a review has raised the hours or extended the plan:
+    the conversation that wrote the plan still holds the timetable as first planned, so the
+    re-planned one stands, and the dates and hours are changed only by recording a review."""
+    changed_at = [r.held_on for r in unit.plans.reviews(plan.id)
+                  if r.held_on is not None and r.outcome in ("increase_hours", "extend")]
+    if not changed_at:
+        return timetable
+    owned = [path for path in REVIEWED_FACTS if path in (case_changes or {})]
+    if owned:
+        raise PlanError(f"The review of {max(changed_at).isoformat()} re-planned this timetable, so its "
+                        f"{' and '.join(path.split('.')[1].replace('_', ' ') for path in owned)} "
+                        "can be changed only by recording a review on the plan's page")
+    return {**timetable, "timetable": (plan.timetable_json or {}).get("timetable")}
 
 
 def _replan(plan: Plan, timetable: GraduatedTimetable, restart: date, hours_per_week: float | None,

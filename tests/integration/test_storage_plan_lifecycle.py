@@ -452,3 +452,20 @@ def test_changing_the_own_review_dates_in_the_written_plan_moves_the_reviews_and
     assert _reviews(session_factory, plan.id) == [date(2026, 3, 10), date(2026, 3, 24)]
     reviews_due = {s for kind, s in _pending(session_factory, plan.id) if kind == "review_due"}
     assert reviews_due == {"2026-03-10", "2026-03-24"}
+
+
+def test_after_a_review_re_planned_the_timetable_the_conversation_changes_the_written_plan_but_not_the_timetable(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    plan = record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 13),
+                         hours_per_week=22, actor_user_id=staff.lead_id, now=NOW)
+    reviewed = plan.timetable_json["timetable"]
+    as_first_planned = {"timetable": {"weeks": "as the conversation built it"},
+                        "written": {"named_lead": "Ms Patel", "review_dates": ["2026-03-13", "2026-03-27"]}}
+    plan = update_timetable(session_factory, plan.id, as_first_planned, actor_user_id=staff.lead_id, now=NOW)
+    assert plan.timetable_json == {"timetable": reviewed, "written": as_first_planned["written"]}
+    with pytest.raises(PlanError, match="review of 2026-03-13 re-planned this timetable, so its end date can be "
+                                        "changed only by recording a review"):
+        update_timetable(session_factory, plan.id, as_first_planned, actor_user_id=staff.lead_id, now=NOW,
+                         case_changes={"plan.end_date": "2026-04-03"})
