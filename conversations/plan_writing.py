@@ -27,8 +27,8 @@ from conversations.answers import (
 )
 from conversations.questions import Question
 from conversations.timetable import WEEKDAY_NAMES, GraduatedTimetable, build_graduated_timetable
-from conversations.wording import hours, uk_date
-from rules.calendar import calendar_for
+from conversations.wording import hours, uk_date, year_label
+from rules.calendar import calendar_for, year_group_for
 from rules.models import Case, Citation, Decision
 from rules.packs import Pack, load_pack
 from rules.reviews import review_dates_problem
@@ -193,6 +193,9 @@ def record(
         if born >= today:
             raise AnswerError("A date of birth must be in the past.")
         plan[key] = born.isoformat()
+        mismatch = year_group_mismatch(born, case, today)
+        if mismatch:
+            notes.append(mismatch)
     elif key == "full_time_hours":
         value = parse_hours(text)
         if value < 5:
@@ -247,6 +250,21 @@ def record(
     else:
         plan[key] = parse_text(text)
     return notes
+
+
+def year_group_mismatch(born: date, case: Case, today: date) -> str | None:
+    """A note when the date of birth puts the pupil in another year group than the check was
+    given (on the plan's start date): a typing slip in either changes the full-time hours, but a
+    pupil may also be taught out of their year group, so it is said, not refused."""
+    given = case.pupil.year_group
+    on = case.plan.start_date or today
+    expected = year_group_for(born, on)
+    if given is None or expected == given:
+        return None
+    would_be = year_label(expected) if expected else "outside Reception to Year 11"
+    return (f"Born on {uk_date(born)}, the pupil would be {'in ' if expected else ''}{would_be} on {uk_date(on)}, "
+            f"but the check was given {year_label(given)}, which sets full time. If they are taught out of their "
+            "year group, carry on; if not, reply 'change date of birth' or 'change year group'.")
 
 
 def forget(question_id: str, plan: dict[str, Any]) -> None:

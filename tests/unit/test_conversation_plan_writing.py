@@ -242,3 +242,20 @@ def test_the_plan_is_written_from_a_start_in_the_school_year_that_today_is_in() 
 
     assert "rising to full time (21 h)" in chat.text
     assert "Week 1 (from 14/09/2026): 8 h" in chat.text
+
+
+def test_a_date_of_birth_in_another_year_group_is_pointed_out_and_kept() -> None:
+    chat = decided().say("plan", "Sam", "Smith", "01/05/2013")  # Year 8 in January 2026; the check said Year 5
+
+    assert not chat.last.error
+    assert chat.state.plan["date_of_birth"] == "2013-05-01"
+    assert ("Born on 01/05/2013, the pupil would be in Year 8 on 12/01/2026, but the check was given Year 5"
+            in chat.text)
+    assert chat.last.question_id == "write.starting_hours"
+    assert chat.say("change date of birth").last.question_id == "write.date_of_birth"
+
+
+def test_a_date_of_birth_that_fits_the_year_group_passes_without_remark() -> None:
+    chat = decided().say("plan", "Sam", "Smith", "01/05/2016")
+
+    assert "would be in" not in chat.text
