@@ -28,6 +28,8 @@ HALVES: tuple[Half, Half] = ("am", "pm")
 
 # Interior weeks' targets are rounded to this many minutes (a quarter of an hour).
 TARGET_STEP_MINUTES = 15
+# A shortened session shorter than this is left out: the week then has a little under its target.
+SHORTEST_SESSION_MINUTES = 30
 # How far five days of the given session hours may be from full time before it is an error.
 SESSION_HOURS_TOLERANCE = 0.05
 
@@ -167,9 +169,10 @@ def build_graduated_timetable(
     equal steps (rounded to the quarter hour) and never fall. With ``mornings_first`` the pupil
     attends mornings Monday to Friday before afternoons are added; with ``whole_days_first`` whole
     days are added from Monday. A week's last session may be a shortened one (``hours`` below the
-    session's length). ``session_hours`` is the (morning, afternoon) length of a normal school day;
-    by default full time is split evenly over ten sessions. Out-of-school sessions are marked C2
-    at ``away_location`` with ``away_with_whom``; use :func:`mark_off_site` for B sessions.
+    session's length), of at least half an hour. ``session_hours`` is the (morning, afternoon)
+    length of a normal school day; by default full time is split evenly over ten sessions.
+    Out-of-school sessions are marked C2 at ``away_location`` with ``away_with_whom``; use
+    :func:`mark_off_site` for B sessions.
 
     A plan whose school days all fall in one week is full time in that week. Weeks in which the
     school is closed every day have no row and are listed in ``closed_weeks``.
@@ -236,7 +239,8 @@ def build_graduated_timetable(
                     )
                 )
         hours = full_time_hours if week_minutes == total else week_minutes / 60
-        planned = full_time_hours if target == total else target / 60
+        planned_minutes = sum(pattern_minutes.values())
+        planned = full_time_hours if planned_minutes == total else planned_minutes / 60
         weeks.append(
             TimetableWeek(
                 week_beginning=week_beginning,
@@ -489,10 +493,14 @@ def _weekly_targets(first: int, total: int, weeks: int) -> list[int]:
 
 
 def _fill(target: int, slots: list[Slot], slot_minutes: dict[Slot, int]) -> dict[Slot, int]:
+    """Whole sessions in ``slots`` order, then what is left as one shortened session, unless that
+    would be under :data:`SHORTEST_SESSION_MINUTES` (a few minutes in school is no session)."""
     remaining = target
     filled: dict[Slot, int] = {}
     for slot in slots:
         taken = min(slot_minutes[slot], remaining)
+        if taken < slot_minutes[slot] and taken < SHORTEST_SESSION_MINUTES:
+            taken = 0
         filled[slot] = taken
         remaining -= taken
     return filled

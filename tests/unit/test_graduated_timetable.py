@@ -337,3 +337,21 @@ def test_closed_days_have_no_sessions_and_open_days_have_two(
     assert all(sorted(halves) == ["am", "pm"] for halves in sessions_per_day.values())
     listed_closed = set(timetable.closed_days())
     assert listed_closed <= closed
+
+
+def test_no_session_is_a_few_minutes_in_school() -> None:
+    # Full time 23.5 h is ten sessions of 2.35 h: 9.5 h would be four mornings and six minutes.
+    timetable = build_graduated_timetable(MONDAY, MONDAY + timedelta(days=39), 9.5, 23.5, weekdays)
+
+    shortest = min(s.hours for s in timetable.all_sessions() if s.in_school)
+    assert shortest >= 0.5
+    assert timetable.first_week.hours == pytest.approx(9.4)
+    assert timetable.first_week.planned_hours == pytest.approx(9.4)
+
+
+@settings(max_examples=80, deadline=None)
+@given(starting=st.floats(min_value=0, max_value=23.5, allow_nan=False), weeks=st.integers(min_value=1, max_value=12))
+def test_every_session_in_school_is_at_least_half_an_hour(starting: float, weeks: int) -> None:
+    timetable = build_graduated_timetable(MONDAY, MONDAY + timedelta(weeks=weeks, days=-3), starting, 23.5, weekdays)
+
+    assert all(s.hours >= 0.5 for s in timetable.all_sessions() if s.in_school)
