@@ -77,6 +77,14 @@ HEADLINES = {
 }
 
 
+#: What to do about a stop that is a step not taken yet rather than a bar: the check is made
+#: again when the answer changes.
+REMEDIES = {
+    "end_date_missing": "This can change: once an end date is agreed, reply 'change end date' to give it.",
+    "plan_too_long": "An earlier end date, within the policy's limit, would change this: reply 'change end date'.",
+}
+
+
 def decision_text(decision: Decision, pack: Pack, *, early: bool = False) -> str:
     """The decision in a few lines: the outcome, why (with the clause), who must be involved,
     full time, the latest end date and the review dates."""
@@ -85,6 +93,7 @@ def decision_text(decision: Decision, pack: Pack, *, early: bool = False) -> str
         if early:
             lines[0] += " I can stop here: your answers already settle this."
         lines += [_reason_line(r) for r in decision.stops()]
+        lines += [REMEDIES[code] for code in dict.fromkeys(r.code for r in decision.stops()) if code in REMEDIES]
         lines.append("If an answer was wrong, reply 'back' or 'change <question>'.")
         return "\n".join(lines)
     lines += [_reason_line(r) for r in decision.outstanding()]

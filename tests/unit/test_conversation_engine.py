@@ -441,3 +441,19 @@ def test_after_an_early_stop_the_state_gives_only_the_certain_reasons_too() -> N
     decision = shown_decision(ConversationState.model_validate(chat.state.model_dump(mode="json")))
     assert decision == chat.turn.decision
     assert decision is not None and "end_date_missing" not in {r.code for r in decision.reasons}
+
+
+def test_no_end_date_yet_stops_the_check_and_says_how_to_go_on_once_one_is_agreed() -> None:
+    chat = Chat("derby-city").answer(DERBY_COMPLETE | {"plan.end_date": "none"})
+
+    assert chat.turn.decision.outcome == "must_not_proceed"
+    assert "once an end date is agreed, reply 'change end date'" in chat.text
+    chat.say("change end date", "13/02/2026").answer(DERBY_COMPLETE)  # and the questions the stop spared
+    assert chat.turn.decision.outcome == "may_proceed"
+
+
+def test_a_plan_too_long_says_an_earlier_end_date_would_change_the_decision() -> None:
+    chat = Chat("derby-city").answer(DERBY_COMPLETE | {"plan.end_date": "27/03/2026"})
+
+    assert [r.code for r in chat.turn.decision.stops()] == ["plan_too_long"]
+    assert "An earlier end date, within the policy's limit, would change this" in chat.text
