@@ -9,12 +9,13 @@ from io import StringIO
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from assistant.documents.data import CIRCUMSTANCE_LABELS
+from assistant.documents.data import CIRCUMSTANCE_LABELS, TIMETABLE_REASON_LABELS
 from assistant.services import auth
 from assistant.web.audit import record_plan_access
 from assistant.web.plan_views import STATUSES, PlanSummary, filter_plans, la_for, list_plans
 from assistant.web.runtime import db, require_user, today
 from assistant.web.security import roles_required
+from conversations.wording import consultee_label
 
 bp = Blueprint("la", __name__, url_prefix="/la")
 
@@ -80,7 +81,10 @@ def export() -> ResponseReturnValue:
             p.id, p.school_name, p.pupil_name, p.upn, p.year_group, p.status, p.outcome, p.start_date, p.end_date,
             p.latest_end_date, p.hours_per_week, p.full_time_hours, p.percent_of_full_time,
             "yes" if p.over_maximum else "no", p.next_review, "yes" if p.review_overdue else "no",
-            "; ".join(p.circumstances), "; ".join(p.reasons), "; ".join(p.agreements_missing),
+            # The lists in words, as the LA view shows them: a cell of codes means nothing in a spreadsheet.
+            "; ".join(CIRCUMSTANCE_LABELS.get(c, c) for c in p.circumstances),
+            "; ".join(TIMETABLE_REASON_LABELS.get(r, r) for r in p.reasons),
+            "; ".join(consultee_label(role) for role in p.agreements_missing),
         ))
     record_plan_access(session, user, plans, action="export", via="web:la-csv")
     session.commit()

@@ -56,6 +56,9 @@ def test_the_la_csv_export_lists_the_filtered_timetables(web: World) -> None:
     assert rows and {r["status"] for r in rows} == {"active"}
     assert {r["school"] for r in rows} <= {"Oak Primary", "Riverside Academy"}
     assert {"pupil", "review_overdue", "over_maximum", "circumstances"} <= set(rows[0])
+    # Lists in words, not codes.
+    assert "Medical needs" in {r["circumstances"] for r in rows}
+    assert not any("_" in r["circumstances"] + r["reasons"] + r["agreements_missing"] for r in rows)
     with web.session() as session:
         exports = session.exec(select(AuditLog).where(AuditLog.action == "export")).all()
     assert any(r.detail_json and r.detail_json["via"] == "web:la-csv" for r in exports)
