@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, insert, update
 from sqlmodel import col, select
 
 from storage.db import SessionFactory
-from storage.models import Reminder, ReminderStatus
+from storage.models import AuditAction, AuditLog, Reminder, ReminderStatus
 from storage.repositories import insert_ignoring_duplicates
 
 PENDING = ReminderStatus.PENDING.value
@@ -32,6 +33,7 @@ FAILED = ReminderStatus.FAILED.value
 ESCALATION_SUFFIX = ":escalation-"
 # Core statements on the table: the queue's hot path needs no ORM bookkeeping.
 REMINDERS = Reminder.__table__
+AUDIT_LOG = AuditLog.__table__
 
 MarkTarget = SessionFactory | Connection
 
@@ -110,9 +112,11 @@ def claim_due(
 
 def mark_sent(
     target: MarkTarget, reminder_id: int, *, worker_id: str, now: datetime,
-    escalate_at: datetime | None = None,
+    escalate_at: datetime | None = None, audit: DeliveryAudit | None = None,
 ) -> bool:
-    """Record a delivery. False if the claim was lost (reaped and taken by another worker)."""
+    """Record a delivery, and with ``audit`` its row in the audit log (a reminder names a pupil
+    to its recipients: it is a disclosure like any export). False if the claim was lost (reaped
+    and taken by another worker): then nothing is written."""
     with _transaction(target) as connection:
         changed = connection.execute(
             update(REMINDERS)
@@ -120,7 +124,26 @@ def mark_sent(
                    col(Reminder.claimed_by) == worker_id)
             .values(status=SENT, sent_at=now, last_error=None, escalate_at=escalate_at)
         ).rowcount
+        if changed == 1 and audit is not None:
+            connection.execute(insert(AUDIT_LOG).values(
+                at=now, actor_user_id=None, action=AuditAction.EXPORT.value, entity="reminder",
+                entity_id=str(reminder_id), school_id=audit.school_id,
+                detail_json={"via": f"reminder:{audit.channel}", "plan_id": audit.plan_id, "kind": audit.kind,
+                             "recipients": list(audit.recipient_user_ids)},
+            ))
         return changed == 1
+
+
+@dataclass(frozen=True)
+class DeliveryAudit:
+    """What the audit log keeps of a delivered reminder: which plan and school it named, how it
+    went and to whom (user ids: the log itself holds no pupil details)."""
+
+    plan_id: int | None
+    school_id: int | None
+    kind: str
+    channel: str
+    recipient_user_ids: tuple[int, ...]
 
 
 def mark_failed(

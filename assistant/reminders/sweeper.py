@@ -36,6 +36,7 @@ from rules.reminder_schedule import ESCALATION_CHAIN, next_escalation_role
 from storage.db import SQLITE_READ_ONLY, SessionFactory
 from storage.models import LocalAuthority, Plan, Pupil, Reminder, School, User
 from storage.reminder_queue import (
+    DeliveryAudit,
     claim_due,
     delivery_connection,
     escalate_due,
@@ -170,8 +171,14 @@ def _deliver_one(
             result.retried += 1
         logger.warning("reminder %s not delivered: %s", reminder.idempotency_key, text)
         return
+    plan = contexts.plans.get(reminder.plan_id) if reminder.plan_id is not None else None
+    audit = DeliveryAudit(
+        plan_id=reminder.plan_id, school_id=plan.school_id if plan is not None else None, kind=reminder.kind,
+        channel=next((name for name, d in deliverers.items() if d is deliverer), type(deliverer).__name__),
+        recipient_user_ids=tuple(r.user_id for r in message.recipients if r.user_id is not None),
+    )
     if mark_sent(marks, reminder.id, worker_id=worker_id, now=now,
-                 escalate_at=escalate_at):
+                 escalate_at=escalate_at, audit=audit):
         result.sent += 1
     else:
         result.lost += 1

@@ -23,7 +23,7 @@ from assistant.reminders import (
     run_once,
     start_background_sweeper,
 )
-from storage.models import Plan, Pupil, Reminder, User
+from storage.models import AuditLog, Plan, Pupil, Reminder, User
 from storage.reminder_queue import claim_due
 from storage.uow import UnitOfWork
 from tests.integration.conftest import Staff
@@ -102,6 +102,22 @@ def test_a_due_reminder_is_delivered_to_the_plan_lead_once_and_marked_sent(
     assert rows["later"].status == "pending"
     assert run_once(session_factory, T0, {"email": sink}).sent == 0
     assert sink.keys == ["due"]
+
+
+def test_a_delivered_reminder_is_in_the_audit_log_with_its_plan_channel_and_recipients(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan_id = _plan(session_factory, staff)
+    _remind(session_factory, plan_id, "due", T0)
+    _remind(session_factory, plan_id, "failing", T0, channel="slack")
+    run_once(session_factory, T0, {"email": Recording(), "slack": Failing()})
+    with session_factory() as session:
+        rows = session.exec(select(AuditLog).where(AuditLog.entity == "reminder")).all()
+    due = _rows(session_factory)["due"]
+    assert [(r.action, r.entity_id, r.school_id, r.at, r.actor_user_id) for r in rows] == [
+        ("export", str(due.id), staff.school_id, T0, None)]  # not the one that failed
+    assert rows[0].detail_json == {"via": "reminder:email", "plan_id": plan_id, "kind": "review_due",
+                                   "recipients": [staff.lead_id]}
 
 
 def test_a_failed_delivery_is_retried_later_then_given_up_and_escalated(
