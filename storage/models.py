@@ -287,6 +287,8 @@ class Conversation(SQLModel, table=True):
     plan_id: int | None = _fk("plans.id", nullable=True)
     created_at: datetime = _utc(default_factory=utcnow)
     updated_at: datetime = _utc(default_factory=utcnow)
+    # The school its user was at when it began (None: a user of no school, e.g. an EWO).
+    school_id: int | None = _fk("schools.id", nullable=True)
 
 
 class ConversationAnswer(SQLModel, table=True):

@@ -56,6 +56,7 @@ class ConversationRecord:
     plan_id: int | None
     created_at: datetime
     updated_at: datetime
+    school_id: int | None = None
 
 
 #: A raw answer as stored: the text exactly as given, the fact it answered, whether accepted.
@@ -72,7 +73,8 @@ class AuditEntry:
     detail: dict[str, Any] | None
 
 
-_COLUMNS = "id, user_id, policy_id, channel, state_json, version, finished, plan_id, created_at, updated_at"
+_COLUMNS = ("id, user_id, policy_id, channel, state_json, version, finished, plan_id, created_at, updated_at, "
+            "school_id")
 
 
 class TurnStore:
@@ -108,12 +110,12 @@ class TurnStore:
             row = cursor.fetchone()
         if row is None:
             return None
-        id_, user_id, policy_id, channel, state, version, finished, plan_id, created, updated = row
+        id_, user_id, policy_id, channel, state, version, finished, plan_id, created, updated, school_id = row
         return ConversationRecord(
             id=id_, user_id=user_id, policy_id=policy_id, channel=channel,
             state_json=orjson.loads(state) if isinstance(state, str | bytes) else state,
             version=version, finished=bool(finished), plan_id=plan_id,
-            created_at=_utc(created), updated_at=_utc(updated),
+            created_at=_utc(created), updated_at=_utc(updated), school_id=school_id,
         )
 
     # ------------------------------------------------------------------ writing
@@ -124,7 +126,8 @@ class TurnStore:
         params = {"conversation_id": conv.id, "user_id": conv.user_id, "policy_id": conv.policy_id,
                   "channel": conv.channel, "state": self._json(conv.state_json), "version": conv.version,
                   "finished": self._bool(conv.finished), "plan_id": conv.plan_id,
-                  "created_at": self._time(conv.created_at), "updated_at": self._time(conv.updated_at)}
+                  "created_at": self._time(conv.created_at), "updated_at": self._time(conv.updated_at),
+                  "conversation_school_id": conv.school_id}  # not "school_id": the audit row's is that
         if self.postgres:
             # One statement: one round trip to the server instead of three.
             params.update(self._audit_params(conv.id, audit, conv.created_at), new_lines=self._json(list(lines)))
@@ -248,8 +251,8 @@ _UPDATE_CONVERSATION = (
     "version = :new_version, updated_at = :now WHERE id = :conversation_id AND version = :loaded")
 _INSERT_CONVERSATION = (
     "INSERT INTO conversations (id, user_id, policy_id, channel, state_json, version, finished, plan_id, "
-    "created_at, updated_at) VALUES (:conversation_id, :user_id, :policy_id, :channel, :state, :version, "
-    ":finished, :plan_id, :created_at, :updated_at)")
+    "created_at, updated_at, school_id) VALUES (:conversation_id, :user_id, :policy_id, :channel, :state, :version, "
+    ":finished, :plan_id, :created_at, :updated_at, :conversation_school_id)")
 _INSERT_ANSWER = (
     "INSERT INTO conversation_answers (conversation_id, seq, fact, raw_text, accepted, at) "
     "SELECT CAST(:conversation_id AS VARCHAR), coalesce(max(seq), 0) + 1, CAST(:fact AS VARCHAR), "
@@ -300,9 +303,9 @@ RETURNING id
 _PG_INSERT_CONVERSATION = _pyformat("""
 WITH created AS (
     INSERT INTO conversations (id, user_id, policy_id, channel, state_json, version, finished, plan_id,
-                               created_at, updated_at)
+                               created_at, updated_at, school_id)
     VALUES (:conversation_id, :user_id, :policy_id, :channel, :state, :version, :finished, :plan_id,
-            :created_at, :updated_at)
+            :created_at, :updated_at, CAST(:conversation_school_id AS INTEGER))
  RETURNING id
 ), transcript AS (
     INSERT INTO conversation_lines (conversation_id, seq, entry_json)

@@ -208,6 +208,34 @@ def test_the_list_of_my_conversations_holds_only_mine(world: World) -> None:
     assert mine["id"] not in {c["id"] for c in others}
 
 
+def test_someone_who_moves_school_no_longer_reads_the_old_schools_interviews(world: World) -> None:
+    from assistant.services.auth import issue_token
+    from storage.models import School, User
+    from storage.repositories import DirectoryRepository
+
+    with world.session() as session:
+        oak = session.exec(select(School).where(School.name == "Oak Primary")).one()
+        riverside = session.exec(select(School).where(School.name == "Riverside Academy")).one()
+        mover = DirectoryRepository(session).upsert_user(f"mover-{world.backend}@oak.example.org", "staff",
+                                                        school_id=oak.id, la_id=oak.la_id)
+        headers = {"Authorization": f"Bearer {issue_token(session, mover)}"}
+        session.commit()
+    client = world.app.test_client()
+    started = client.post("/api/v1/conversations", json={"policy": "derby-city"}, headers=headers).get_json()
+    assert client.get(f"/api/v1/conversations/{started['id']}", headers=headers).status_code == 200
+    with world.session() as session:
+        moved = session.get(User, mover.id)
+        assert moved is not None
+        moved.school_id = riverside.id
+        session.add(moved)
+        session.commit()
+    assert client.get(f"/api/v1/conversations/{started['id']}", headers=headers).status_code == 404
+    assert client.post(f"/api/v1/conversations/{started['id']}/messages", json={"text": "Y5"},
+                       headers=headers).status_code == 404
+    listed = client.get("/api/v1/conversations", headers=headers).get_json()
+    assert started["id"] not in {c["id"] for c in listed}
+
+
 def test_the_openapi_description_names_every_contract_route(world: World) -> None:
     response = world.app.test_client().get("/api/v1/openapi.json")
     assert response.status_code == 200

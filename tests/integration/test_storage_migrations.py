@@ -134,3 +134,31 @@ def test_the_audit_log_takes_sign_ins_and_still_refuses_unknown_actions(db_url: 
     with pytest.raises(IntegrityError):
         record("sign_in")
     upgrade(db_url)
+
+
+def test_existing_conversations_take_the_school_their_creation_was_audited_with(db_url: str, engine: Engine) -> None:
+    """0009 gives each conversation the school of its user when it began."""
+    from sqlalchemy import text
+
+    downgrade(db_url, "0008")
+    engine.dispose()
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO local_authorities (name, policy_id, closures_json) "
+                                "VALUES ('Derby City', 'derby-city', '[]')"))
+        la_id = connection.execute(text("SELECT id FROM local_authorities")).scalar()
+        connection.execute(text("INSERT INTO schools (name, la_id) VALUES ('Oak Primary', :la)"), {"la": la_id})
+        school_id = connection.execute(text("SELECT id FROM schools")).scalar()
+        for conversation_id, audited_school in (("c-oak", school_id), ("c-none", None)):
+            connection.execute(text(
+                "INSERT INTO conversations (id, policy_id, state_json, version, finished, created_at, updated_at) "
+                "VALUES (:id, 'derby-city', '{}', 1, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                {"id": conversation_id})
+            connection.execute(text(
+                "INSERT INTO audit_log (at, action, entity, entity_id, school_id) "
+                "VALUES (CURRENT_TIMESTAMP, 'create', 'conversation', :id, :school)"),
+                {"id": conversation_id, "school": audited_school})
+    upgrade(db_url)
+    engine.dispose()
+    with engine.connect() as connection:
+        schools = dict(connection.execute(text("SELECT id, school_id FROM conversations")).all())
+    assert schools == {"c-oak": school_id, "c-none": None}

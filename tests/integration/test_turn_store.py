@@ -101,7 +101,7 @@ def test_a_new_conversation_reads_back_through_the_orm_with_its_first_lines_and_
         stored = session.get(Conversation, record.id)
         assert stored is not None
         for name in ("user_id", "policy_id", "channel", "state_json", "version", "finished", "plan_id",
-                     "created_at", "updated_at"):
+                     "created_at", "updated_at", "school_id"):
             assert getattr(stored, name) == getattr(record, name), name
         lines = session.exec(select(ConversationLine).order_by(col(ConversationLine.seq))).all()
         assert [(line.seq, line.entry_json["text"]) for line in lines] == [(1, "Hello."), (2, "Year?")]
