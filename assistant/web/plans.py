@@ -142,8 +142,13 @@ def _plan_page(detail: PlanDetail, user: User, *, refused: tuple[str, str] | Non
     chart = weekly_hours_svg(detail.timetable) if detail.timetable else None
     # What a review that raises the hours must go above: the timetable's hours from tomorrow.
     hours_now = hours_in_force(detail.timetable, today() + timedelta(days=1)) if detail.timetable else None
+    # The plan's header shows this week's hours: a graduated timetable rises week by week.
+    this_week = None
+    if detail.timetable and detail.plan.status != PlanStatus.CLOSED:
+        monday = today() - timedelta(days=today().weekday())
+        this_week = next((w for w in detail.timetable.weeks if w.week_beginning == monday), None)
     return render_template(
-        "plan.html", d=detail, s=detail.summary, chart=chart, today=today(), hours_now=hours_now,
+        "plan.html", d=detail, s=detail.summary, chart=chart, today=today(), hours_now=hours_now, this_week=this_week,
         grid=timetable_grid(detail.timetable) if detail.timetable else [],
         can_change=auth.can_change_school(user, detail.plan.school_id) and detail.plan.status != PlanStatus.CLOSED,
         consultation_statuses=CONSULTATION_STATUSES, review_outcomes=REVIEW_OUTCOMES,

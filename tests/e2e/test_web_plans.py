@@ -90,6 +90,20 @@ def test_a_plan_shows_the_timetable_grid_the_hours_and_the_chart(web: World) -> 
     assert "<rect" in svg.group(0) and re.search(r"Full time [\d.]+ h", svg.group(0))
 
 
+def test_a_plan_s_header_gives_this_week_s_hours_from_its_graduated_timetable(web: World) -> None:
+    plan_id = web.plan("Oak Primary", "active")
+    timetable = timetable_of(stored(web, plan_id))
+    monday = date.today() - timedelta(days=date.today().weekday())
+    week = next((w for w in timetable.weeks if w.week_beginning == monday), None)
+    html = detail(web, plan_id)
+    if week is None:  # a week the school is closed: the plan's hours as agreed
+        assert "<dt>Hours a week</dt>" in html
+        return
+    hours = f"{week.hours:.2f}".rstrip("0").rstrip(".")
+    assert (f"<dt>Hours this week</dt><dd>{hours} h of {timetable.full_time_hours:g} h "
+            f"({week.percent_of_full_time}% of full time), rising to full time by") in html
+
+
 def test_a_plan_shows_reviews_and_history(web: World) -> None:
     html = detail(web, web.plan("Oak Primary", "active"))
     assert 'id="reviews-heading"' in html and 'id="history-heading"' in html
