@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, insert, literal, update
 from sqlmodel import col, select
 
 from storage.db import SessionFactory
@@ -42,8 +42,9 @@ MarkTarget = SessionFactory | Connection
 def delivery_connection(session_factory: SessionFactory) -> Iterator[Connection]:
     """One connection to record a sweep's deliveries on, each in its own transaction.
 
-    On PostgreSQL it runs in autocommit mode: every mark is a single UPDATE, atomic by
-    itself, so one round trip makes it durable. On SQLite each mark is a short
+    On PostgreSQL it runs in autocommit mode: every mark is a single statement (an UPDATE, or
+    with its audit row an UPDATE and an INSERT in one), atomic by itself, so one round trip
+    makes it durable. On SQLite each mark is a short
     ``BEGIN IMMEDIATE`` transaction.
     """
     with session_factory() as session:
@@ -117,21 +118,30 @@ def mark_sent(
     """Record a delivery, and with ``audit`` its row in the audit log (a reminder names a pupil
     to its recipients: it is a disclosure like any export). False if the claim was lost (reaped
     and taken by another worker): then nothing is written."""
-    with _transaction(target) as connection:
-        changed = connection.execute(
-            update(REMINDERS)
+    sent = (update(REMINDERS)
             .where(col(Reminder.id) == reminder_id, col(Reminder.status) == SENDING,
                    col(Reminder.claimed_by) == worker_id)
-            .values(status=SENT, sent_at=now, last_error=None, escalate_at=escalate_at)
-        ).rowcount
-        if changed == 1 and audit is not None:
-            connection.execute(insert(AUDIT_LOG).values(
-                at=now, actor_user_id=None, action=AuditAction.EXPORT.value, entity="reminder",
-                entity_id=str(reminder_id), school_id=audit.school_id,
-                detail_json={"via": f"reminder:{audit.channel}", "plan_id": audit.plan_id, "kind": audit.kind,
-                             "recipients": list(audit.recipient_user_ids)},
-            ))
-        return changed == 1
+            .values(status=SENT, sent_at=now, last_error=None, escalate_at=escalate_at))
+    with _transaction(target) as connection:
+        if audit is None:
+            return connection.execute(sent).rowcount == 1
+        row = {"at": now, "actor_user_id": None, "action": AuditAction.EXPORT.value, "entity": "reminder",
+               "entity_id": str(reminder_id), "school_id": audit.school_id,
+               "detail_json": {"via": f"reminder:{audit.channel}", "plan_id": audit.plan_id, "kind": audit.kind,
+                               "recipients": list(audit.recipient_user_ids)}}
+        if connection.dialect.name == "postgresql":
+            # One statement, so that the mark and its audit row stand or fall together on a
+            # connection in autocommit mode (see delivery_connection).
+            marked = sent.returning(REMINDERS.c.id).cte("marked")
+            columns = list(row)
+            values = [literal(row[name], AUDIT_LOG.c[name].type).label(name) for name in columns]
+            written = connection.execute(insert(AUDIT_LOG).from_select(
+                columns, select(*values).select_from(marked)).returning(AUDIT_LOG.c.id)).all()
+            return len(written) == 1
+        if connection.execute(sent).rowcount != 1:
+            return False
+        connection.execute(insert(AUDIT_LOG).values(**row))
+        return True
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,28 @@ def test_a_delivered_reminder_is_in_the_audit_log_with_its_plan_channel_and_reci
                                    "recipients": [staff.lead_id]}
 
 
+def test_a_delivery_whose_claim_was_lost_writes_no_audit_row_and_one_that_was_not_writes_one(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    from storage.reminder_queue import DeliveryAudit, delivery_connection, mark_sent
+
+    plan_id = _plan(session_factory, staff)
+    _remind(session_factory, plan_id, "due", T0)
+    (claimed,) = claim_due(session_factory, now=T0, worker_id="sweeper-a")
+    audit = DeliveryAudit(plan_id=plan_id, school_id=staff.school_id, kind="review_due", channel="email",
+                          recipient_user_ids=(staff.lead_id,))
+    with delivery_connection(session_factory) as marks:
+        assert not mark_sent(marks, claimed.id, worker_id="sweeper-b", now=T0, audit=audit)
+        with session_factory() as session:
+            assert session.exec(select(AuditLog).where(AuditLog.entity == "reminder")).all() == []
+        assert mark_sent(marks, claimed.id, worker_id="sweeper-a", now=T0, audit=audit)
+    with session_factory() as session:
+        (row,) = session.exec(select(AuditLog).where(AuditLog.entity == "reminder")).all()
+    assert (row.entity_id, row.school_id, row.at, row.detail_json["recipients"]) == (
+        str(claimed.id), staff.school_id, T0, [staff.lead_id])
+    assert _rows(session_factory)["due"].status == "sent"
+
+
 def test_a_failed_delivery_is_retried_later_then_given_up_and_escalated(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
