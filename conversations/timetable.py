@@ -327,11 +327,15 @@ def replan_from(
         else:
             weeks.append(_join(timetable, week, earlier, None, restart))
     weeks.extend(new_weeks)
+    with_rows = {week.week_beginning for week in weeks}
     closed_weeks = tuple(sorted(
-        {monday for monday in timetable.closed_weeks if monday + timedelta(days=4) < restart}
-        | set(new.closed_weeks)
+        ({monday for monday in timetable.closed_weeks if monday + timedelta(days=4) < restart}
+         | set(new.closed_weeks)) - with_rows  # a week the pupil attended before the restart is not closed
     ))
-    return timetable.model_copy(update={"end": end, "weeks": tuple(weeks), "closed_weeks": closed_weeks})
+    changes: dict[str, object] = {"end": end, "weeks": tuple(weeks), "closed_weeks": closed_weeks}
+    if restart <= timetable.start:  # nothing kept: it starts as the new plan does
+        changes["starting_hours"] = new.starting_hours
+    return timetable.model_copy(update=changes)
 
 
 def _away_as_before(week: TimetableWeek, away_by_slot: dict[tuple[int, str], Session]) -> TimetableWeek:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from conversations.plan_writing import plan_timetable
 from conversations.questions import STEP_SHORT
 from conversations.timetable import GraduatedTimetable, hours_in_force, replan_from
-from conversations.wording import capitalised, consultee_label
+from conversations.wording import capitalised, consultee_label, uk_date
 from rules import Case, Decision, evaluate, load_pack
 from rules.calendar import SchoolCalendar, calendar_for, end_of_calendar_weeks
 from rules.packs import Pack
@@ -521,7 +521,10 @@ def update_timetable(
     with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded, before = plan.version, plan.status
         summary, detail = "Timetable updated.", None
-        timetable = _keeping_what_reviews_changed(unit, plan, timetable, case_changes)
+        written = timetable
+        timetable = _keeping_what_reviews_changed(plan, timetable, case_changes)
+        if timetable.get("timetable") != written.get("timetable"):
+            summary = "Written plan updated; the timetable stays as a review re-planned it."
         own_dates_before = _written_review_dates(plan.timetable_json)
         plan.timetable_json = dict(timetable)  # first: the reviews below follow its own review dates
         if case_changes:  # a change the policy cannot take raises, and the unit of work rolls back
@@ -574,6 +577,12 @@ def record_review(
     if outcome not in REVIEW_OUTCOMES:
         raise PlanError(f"Unknown review outcome {outcome!r}; choose one of "
                         f"{', '.join(REVIEW_OUTCOMES)}.")
+    if hours_per_week is not None and outcome != "increase_hours":
+        raise PlanError("New hours are for a review that increases the hours: choose that, or leave the "
+                        "hours empty.")
+    if new_end_date is not None and outcome != "extend":
+        raise PlanError("A new end date is for a review that extends the plan: choose that, or leave the "
+                        "date empty.")
     now = now or utcnow()
     with _changing(uow, plan_id, expected_version) as (unit, plan):
         if plan.status == PlanStatus.DRAFT:
@@ -603,16 +612,16 @@ def record_review(
         summary = f"Review held on {held_on.isoformat()}: {outcome.replace('_', ' ')}."
         if stands_for is None and scheduled:
             summary += f" An extra review: the one due {min(r.due_on for r in scheduled if r.due_on)} stays."
-        # The timetable as it stands, to re-plan from the day after the review.
+        # The timetable as it stands, to re-plan from the first school day after the review.
         timetable = plan_timetable(plan.timetable_json, case, current_decision(plan))
-        restart = held_on + timedelta(days=1)
+        restart = review_restart(case, held_on)
         if outcome == "increase_hours":
-            current = hours_in_force(timetable, restart) if timetable is not None else case.plan.hours_per_week
+            current = hours_to_raise_from(timetable, case, restart)
             if hours_per_week is None:
                 raise PlanError("Give the new number of hours per week.")
             if current is not None and hours_per_week <= current:
                 raise PlanError(f"The new hours ({hours_per_week:g}) must be more than the "
-                                f"{current:g} hours a week the timetable has now.")
+                                f"{current:g} hours a week the timetable has from {uk_date(restart)}.")
             change["plan.hours_per_week"] = hours_per_week
             summary += f" Hours per week {_hours(current)} → {_hours(hours_per_week)}."
         elif outcome == "extend":
@@ -641,43 +650,60 @@ def record_review(
     return plan
 
 
-#: The facts of a plan's case that a review changes (and re-plans the timetable from).
-REVIEWED_FACTS: tuple[str, ...] = ("plan.start_date", "plan.end_date", "plan.hours_per_week")
+#: The facts of a plan's case its timetable is worked out from.
+TIMETABLE_FACTS: dict[str, str] = {
+    "plan.start_date": "start date", "plan.end_date": "end date", "plan.hours_per_week": "hours",
+    "pupil.year_group": "year group (full time)", "calendar.closures": "closures",
+}
 
 
-def _keeping_what_reviews_changed(unit: UnitOfWork, plan: Plan, timetable: Mapping[str, Any],
+def _keeping_what_reviews_changed(plan: Plan, timetable: Mapping[str, Any],
                                   case_changes: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """The written timetable to store, once a review has raised the hours or extended the plan:
-    the conversation that wrote the plan still holds the timetable as first planned, so the
-    re-planned one stands, and the dates and hours are changed only by recording a review."""
-    changed_at = [r.held_on for r in unit.plans.reviews(plan.id)
-                  if r.held_on is not None and r.outcome in ("increase_hours", "extend")]
-    if not changed_at:
+    """The written timetable to store. Once a review has re-planned the timetable, the
+    conversation that wrote the plan still holds it as first planned: the re-planned one stands,
+    and the facts it is worked out from are no longer changed from the conversation."""
+    stored = plan.timetable_json or {}
+    replanned_from = stored.get("replanned_from")
+    if not replanned_from or not isinstance(stored.get("timetable"), dict):
         return timetable
-    owned = [path for path in REVIEWED_FACTS if path in (case_changes or {})]
-    if owned:
-        raise PlanError(f"The review of {max(changed_at).isoformat()} re-planned this timetable, so its "
-                        f"{' and '.join(path.split('.')[1].replace('_', ' ') for path in owned)} "
-                        "can be changed only by recording a review on the plan's page")
-    return {**timetable, "timetable": (plan.timetable_json or {}).get("timetable")}
+    changed = [label for path, label in TIMETABLE_FACTS.items() if path in (case_changes or {})]
+    if changed:
+        raise PlanError(f"A review re-planned this timetable from {uk_date(date.fromisoformat(replanned_from))}, "
+                        f"so its {' and '.join(changed)} can no longer be changed here. Record a review on the "
+                        "plan's page to raise the hours or extend it; to change anything else, close the plan "
+                        "and write a new one.")
+    return {**timetable, "timetable": stored["timetable"], "replanned_from": replanned_from}
+
+
+def review_restart(case: Case, held_on: date) -> date:
+    """The day a review's changes take effect: the first school day after it."""
+    return calendar_for(case).next_school_day_on_or_after(held_on + timedelta(days=1))
+
+
+def hours_to_raise_from(timetable: GraduatedTimetable | None, case: Case, restart: date) -> float | None:
+    """What a review that raises the hours must go above: the hours the timetable has from
+    ``restart``, or the plan's hours if more (a plan whose hours a review raised before reviews
+    re-planned timetables)."""
+    candidates = (hours_in_force(timetable, restart) if timetable is not None else None, case.plan.hours_per_week)
+    return max((h for h in candidates if h is not None), default=None)
 
 
 def _replan(plan: Plan, timetable: GraduatedTimetable, restart: date, hours_per_week: float | None,
             new_end_date: date | None, case: Case) -> str:
     """Re-plan the stored timetable after a review raised the hours or moved the end date: the
-    sessions before ``restart`` stand (the register holds them), and from ``restart`` the
-    timetable rises from the new hours (or, for an extension, the hours it has then) to full time
-    by the end date, so that the grid, the chart, the calendar and the sessions for the MIS
-    follow the review. What to add to the history's summary."""
+    sessions before ``restart`` (the first school day after the review) stand, as the register
+    holds them, and from ``restart`` the timetable rises from the new hours (or, for an
+    extension, the hours it has then) to full time by the end date, so that the grid, the chart,
+    the calendar and the sessions for the MIS follow the review. What to add to the history."""
     end = new_end_date or timetable.end
+    if restart > end:
+        return " The timetable was not re-planned: its last school day has passed."
     starting = hours_per_week if hours_per_week is not None else hours_in_force(timetable, restart)
-    try:
-        replanned = replan_from(timetable, restart, end, starting, calendar_for(case).is_school_day)
-    except ValueError:
-        return ""  # the plan's days are over: nothing is left to re-plan
+    replanned = replan_from(timetable, restart, end, starting, calendar_for(case).is_school_day)
     stored = plan.timetable_json or {}
     kept = {k: v for k, v in stored.items() if k != "timetable"} if "weeks" not in stored else {}
-    plan.timetable_json = {**kept, "timetable": replanned.model_dump(mode="json")}
+    plan.timetable_json = {**kept, "timetable": replanned.model_dump(mode="json"),
+                           "replanned_from": restart.isoformat()}
     return (f" Timetable re-planned from {restart.isoformat()}: {_hours(starting)} a week, "
             f"rising to full time ({_hours(replanned.full_time_hours)}) by {end.isoformat()}.")
 

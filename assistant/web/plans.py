@@ -33,7 +33,7 @@ from assistant.web.plan_views import (
     timetable_grid,
 )
 from assistant.web.runtime import db, require_user, runtime, today
-from conversations.timetable import hours_in_force, parse_hours
+from conversations.timetable import parse_hours
 from rules.models import BOOLEAN_STEPS
 from storage.errors import ConflictError, NotFoundError
 from storage.models import PlanStatus, User
@@ -140,15 +140,18 @@ def _plan_page(detail: PlanDetail, user: User, *, refused: tuple[str, str] | Non
     record_plan_access(session, user, [detail.plan], via="web:plan")
     session.commit()
     chart = weekly_hours_svg(detail.timetable) if detail.timetable else None
-    # What a review that raises the hours must go above: the timetable's hours from tomorrow.
-    hours_now = hours_in_force(detail.timetable, today() + timedelta(days=1)) if detail.timetable else None
+    # What a review held today that raises the hours must go above, and from when.
+    restart = plan_service.review_restart(detail.case, today()) if detail.case else None
+    hours_now = (plan_service.hours_to_raise_from(detail.timetable, detail.case, restart)
+                 if detail.case and restart else None)
     # The plan's header shows this week's hours: a graduated timetable rises week by week.
     this_week = None
     if detail.timetable and detail.plan.status != PlanStatus.CLOSED:
         monday = today() - timedelta(days=today().weekday())
         this_week = next((w for w in detail.timetable.weeks if w.week_beginning == monday), None)
     return render_template(
-        "plan.html", d=detail, s=detail.summary, chart=chart, today=today(), hours_now=hours_now, this_week=this_week,
+        "plan.html", d=detail, s=detail.summary, chart=chart, today=today(), hours_now=hours_now, restart=restart,
+        this_week=this_week,
         grid=timetable_grid(detail.timetable) if detail.timetable else [],
         can_change=auth.can_change_school(user, detail.plan.school_id) and detail.plan.status != PlanStatus.CLOSED,
         consultation_statuses=CONSULTATION_STATUSES, review_outcomes=REVIEW_OUTCOMES,
@@ -184,7 +187,7 @@ def _form_date(name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise FormError(f"{name.replace('_', ' ').capitalize()}: not a date: {raw!r}.") from None
+        raise FormError(f"{name.replace('_', ' ').capitalize()}: “{raw}” is not a date.") from None
 
 
 @bp.post("/plans/<int:plan_id>/consultations")

@@ -188,6 +188,11 @@ def timetable_of(plan: Plan) -> GraduatedTimetable:
     return GraduatedTimetable.model_validate((plan.timetable_json or {})["timetable"])
 
 
+def restart_after(plan: Plan, held_on: date) -> date:
+    """The first school day after a review held on ``held_on``: when its changes start."""
+    return calendar_for(Case.model_validate(plan.case_json)).next_school_day_on_or_after(held_on + timedelta(days=1))
+
+
 def sessions_rows(client: Any, plan_id: int) -> list[dict[str, str]]:
     response = client.get(f"/plans/{plan_id}/documents/sessions.csv")
     assert response.status_code == 200
@@ -199,7 +204,8 @@ def test_a_review_that_raises_the_hours_re_plans_the_timetable_from_the_next_day
     plan_id = make_plan("review_overdue")
     before = timetable_of(stored(web, plan_id))
     held_on = date.today()
-    raised = hours_in_force(before, held_on + timedelta(days=1)) + 2
+    restart = restart_after(stored(web, plan_id), held_on)
+    raised = hours_in_force(before, restart) + 2
     client, csrf = signed_in(web.app, OAK_DSL)
     response = client.post(f"/plans/{plan_id}/reviews", data={
         "csrf_token": csrf, "held_on": held_on.isoformat(), "outcome": "increase_hours",
@@ -208,28 +214,28 @@ def test_a_review_that_raises_the_hours_re_plans_the_timetable_from_the_next_day
     plan = stored(web, plan_id)
     assert plan.case_json["plan"]["hours_per_week"] == raised
     after = timetable_of(plan)
-    past = [s for s in before.all_sessions() if s.day <= held_on]
-    assert [s for s in after.all_sessions() if s.day <= held_on] == past
-    restart = held_on + timedelta(days=1)
+    past = [s for s in before.all_sessions() if s.day < restart]
+    assert [s for s in after.all_sessions() if s.day < restart] == past
     assert hours_in_force(after, restart) >= raised > hours_in_force(before, restart)
     assert after.final_week.full_time
     html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert "Review recorded." in html and "Coping well with mornings" in html
-    assert f"Timetable re-planned from {(held_on + timedelta(days=1)).isoformat()}" in html
+    assert f"Timetable re-planned from {restart.isoformat()}" in html
 
 
 def test_raising_the_hours_to_fewer_than_the_timetable_has_now_is_refused(web: World, make_plan: MakePlan) -> None:
     plan_id = make_plan("review_overdue")
     before = stored(web, plan_id)
-    now_hours = hours_in_force(timetable_of(before), date.today() + timedelta(days=1))
+    now_hours = hours_in_force(timetable_of(before), restart_after(before, date.today()))
     client, csrf = signed_in(web.app, OAK_DSL)
     response = client.post(f"/plans/{plan_id}/reviews", data={
         "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "increase_hours",
         "hours_per_week": f"{now_hours:g}"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert f"{now_hours:g} hours a week the timetable has now" in html
-    assert re.search(r"The timetable has [\d.]+ h(ours)? a week from tomorrow", html)
+    assert re.search(rf"{now_hours:g} hours a week the timetable has from \d\d/\d\d/\d{{4}}", html)
+    restart = restart_after(before, date.today()).strftime("%-d %b %Y")
+    assert re.search(rf"The timetable has [\d.]+ h a week from {restart}\.", html)
     assert stored(web, plan_id).version == before.version
 
 
@@ -302,7 +308,8 @@ def test_hours_written_as_people_write_them_are_read_and_bad_ones_explained(web:
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "New hours a week: not a number of hours: &#39;lots&#39;" in html and "Keep me</textarea>" in html
-    raised = hours_in_force(timetable_of(stored(web, plan_id)), date.today() + timedelta(days=1)) + 1.5
+    plan = stored(web, plan_id)
+    raised = hours_in_force(timetable_of(plan), restart_after(plan, date.today())) + 1.5
     whole, minutes = int(raised), round((raised - int(raised)) * 60)
     response = client.post(f"/plans/{plan_id}/reviews", data={
         "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "increase_hours",

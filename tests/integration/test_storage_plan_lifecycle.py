@@ -191,14 +191,14 @@ def test_a_review_that_increases_the_hours_is_recorded_and_re_evaluated(
 ) -> None:
     plan = _active_derby_plan(session_factory, staff)
     plan = record_review(session_factory, plan.id, outcome="increase_hours",
-                         held_on=date(2026, 3, 13), hours_per_week=20,
+                         held_on=date(2026, 3, 13), hours_per_week=22,
                          actor_user_id=staff.lead_id, notes="Going well", now=NOW)
-    assert plan.case_json["plan"]["hours_per_week"] == 20
+    assert plan.case_json["plan"]["hours_per_week"] == 22
     assert plan.status == "active"
     with UnitOfWork(session_factory) as uow:
         held = [r for r in uow.plans.reviews(plan.id) if r.held_on]
     assert [(r.due_on, r.outcome, r.hours_per_week) for r in held] == [
-        (date(2026, 3, 13), "increase_hours", 20)]
+        (date(2026, 3, 13), "increase_hours", 22)]
     reminder = _reminders(session_factory, plan.id)[f"plan:{plan.id}:review_due:2026-03-13"]
     assert reminder.status == "cancelled"
     with pytest.raises(PlanError, match="must be more than"):
@@ -225,7 +225,8 @@ def test_a_review_that_raises_the_hours_stores_the_timetable_re_planned_from_the
     with UnitOfWork(session_factory) as uow:
         latest = uow.plans.versions(plan.id)[-1]
     assert latest.snapshot_json["timetable"] == plan.timetable_json
-    assert "Timetable re-planned from 2026-03-14: 22 h a week" in latest.change_summary
+    # Held on a Friday: the new hours start on the Monday.
+    assert "Timetable re-planned from 2026-03-16: 22 h a week" in latest.change_summary
 
 
 def test_an_extension_stretches_the_stored_timetable_to_the_new_end_date(
@@ -239,6 +240,43 @@ def test_an_extension_stretches_the_stored_timetable_to_the_new_end_date(
     assert after.end == date(2026, 4, 10)
     assert max(s.day for s in after.all_sessions()) <= date(2026, 4, 10)
     assert after.final_week.planned_hours == after.full_time_hours > after.weeks[-2].planned_hours
+
+
+def test_a_review_refuses_hours_or_an_end_date_given_for_another_outcome(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    with pytest.raises(PlanError, match="A new end date is for a review that extends the plan"):
+        record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 13),
+                      hours_per_week=22, new_end_date=date(2026, 4, 24), actor_user_id=staff.lead_id, now=NOW)
+    with pytest.raises(PlanError, match="New hours are for a review that increases the hours"):
+        record_review(session_factory, plan.id, outcome="extend", held_on=date(2026, 3, 13), hours_per_week=12,
+                      new_end_date=date(2026, 4, 10), rationale="Anxiety", parent_agreed=True,
+                      actor_user_id=staff.lead_id, now=NOW)
+
+
+def test_a_review_after_the_plans_last_school_day_says_the_timetable_was_not_re_planned(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)  # ends Friday 27 March
+    plan = record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 27),
+                         hours_per_week=23, actor_user_id=staff.lead_id, now=NOW)
+    assert plan.timetable_json is None
+    with UnitOfWork(session_factory) as uow:
+        summary = uow.plans.versions(plan.id)[-1].change_summary
+    assert "The timetable was not re-planned: its last school day has passed." in summary
+
+
+def test_a_conversation_may_still_replace_a_timetable_no_review_re_planned(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    # Hours raised by a review that could not re-plan (held on the last day; as before re-planning existed)
+    record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 27), hours_per_week=23,
+                  actor_user_id=staff.lead_id, now=NOW)
+    written = {"timetable": {"weeks": "from the conversation"}, "written": {"named_lead": "Ms Patel"}}
+    plan = update_timetable(session_factory, plan.id, written, actor_user_id=staff.lead_id, now=NOW)
+    assert plan.timetable_json == written
 
 
 def test_a_held_review_is_not_scheduled_again_for_the_same_date(
@@ -464,8 +502,9 @@ def test_after_a_review_re_planned_the_timetable_the_conversation_changes_the_wr
     as_first_planned = {"timetable": {"weeks": "as the conversation built it"},
                         "written": {"named_lead": "Ms Patel", "review_dates": ["2026-03-13", "2026-03-27"]}}
     plan = update_timetable(session_factory, plan.id, as_first_planned, actor_user_id=staff.lead_id, now=NOW)
-    assert plan.timetable_json == {"timetable": reviewed, "written": as_first_planned["written"]}
-    with pytest.raises(PlanError, match="review of 2026-03-13 re-planned this timetable, so its end date can be "
-                                        "changed only by recording a review"):
+    assert plan.timetable_json == {"timetable": reviewed, "written": as_first_planned["written"],
+                                   "replanned_from": "2026-03-16"}
+    with pytest.raises(PlanError, match="A review re-planned this timetable from 16/03/2026, so its end date can "
+                                        "no longer be changed here"):
         update_timetable(session_factory, plan.id, as_first_planned, actor_user_id=staff.lead_id, now=NOW,
                          case_changes={"plan.end_date": "2026-04-03"})

@@ -133,3 +133,22 @@ def test_any_re_plan_keeps_the_past_and_ends_full_time_on_the_new_end(offset: in
     assert days == sorted(days) and len(days) == len(set(days)) * 2
     assert new.final_week.full_time
     assert all(w.hours <= FULL_TIME + 1e-9 for w in new.weeks)
+
+
+def test_a_week_attended_before_a_restart_into_a_closure_is_not_listed_as_closed() -> None:
+    old = six_weeks()
+    thursday, friday = MONDAY + timedelta(days=17), MONDAY + timedelta(days=18)  # week 3
+
+    def open_day(day: date) -> bool:
+        return weekdays(day) and day not in (thursday, friday)
+
+    new = replan_from(old, thursday, old.end, 20.0, open_day)
+    week_3 = MONDAY + timedelta(weeks=2)
+    assert week_3 not in new.closed_weeks
+    assert [s.day for s in new.weeks[2].sessions] == [s.day for s in old.weeks[2].sessions if s.day < thursday]
+
+
+def test_a_re_plan_from_before_the_start_starts_at_the_new_hours() -> None:
+    old = six_weeks(starting_hours=10.0)
+    new = replan_from(old, MONDAY - timedelta(days=3), old.end, 15.0, weekdays)
+    assert new.starting_hours == 15.0 and new.first_week.planned_hours == 15.0
