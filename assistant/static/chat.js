@@ -27,6 +27,14 @@
     }
   }
 
+  // An Enter still held down from the last answer (the key repeating) must not answer the next
+  // question with whichever button has just taken the focus.
+  document.addEventListener("keydown", function (event) {
+    if (event.repeat && event.key === "Enter" && event.target.closest && event.target.closest("#composer")) {
+      event.preventDefault();
+    }
+  });
+
   function setBusy(form, busy) {
     log.setAttribute("aria-busy", busy ? "true" : "false");
     Array.prototype.forEach.call(form.querySelectorAll("button, input"), function (el) {

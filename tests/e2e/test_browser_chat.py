@@ -125,6 +125,23 @@ def scripted(state: dict[str, str], answers: dict[str, str]) -> str:
     return "yes" if state["kind"] == "yes_no" else "none"
 
 
+def test_an_enter_still_held_down_does_not_answer_the_next_question(page: Any, live_server: str) -> None:
+    sign_in_by_keyboard(page, live_server, "staff@oak.example.org")
+    tab_until(page, lambda el: el["tag"] == "button" and el["text"] == "Start a new check")
+    page.keyboard.down("Enter")  # starts the check…
+    page.wait_for_url(f"{live_server}/chat/*")
+    first = page.locator("#composer button[name=quick]").first
+    first.wait_for()
+    assert page.evaluate("document.activeElement.name") == "quick"  # …whose first choice has the focus
+    page.keyboard.down("Enter")  # the same key, still down: it repeats
+    page.keyboard.up("Enter")
+    page.wait_for_timeout(500)
+    assert page.locator("#composer").get_attribute("data-question") == "pupil.year_group"
+    assert page.locator("#chat-log .msg-user").count() == 0
+    page.keyboard.press("Enter")  # a fresh press answers
+    page.wait_for_function("() => document.querySelector('#composer').dataset.question !== 'pupil.year_group'")
+
+
 def test_a_derby_city_check_is_completed_with_the_keyboard_alone(page: Any, live_server: str,
                                                                 sqlite_world: World) -> None:
     answers = derby_city_answers()
