@@ -14,9 +14,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
-from storage.db import DEFAULT_DATABASE_URL, is_sqlite, normalise_database_url
+from storage.db import DEFAULT_DATABASE_URL, is_sqlite, normalise_database_url, sqlite_file
 
 SECRET_KEY_FILE_NAME = ".ptt-secret-key"
 
@@ -82,12 +81,7 @@ class Settings(BaseSettings):
 
     def sqlite_path(self) -> Path | None:
         """The SQLite database file, or None for PostgreSQL or an in-memory database."""
-        if not self.is_sqlite:
-            return None
-        database = make_url(self.database_url).database
-        if not database or database == ":memory:":
-            return None
-        return Path(database)
+        return sqlite_file(self.database_url) if self.is_sqlite else None
 
     def resolved_secret_key(self) -> str:
         """``SECRET_KEY``, else a key generated once and kept next to the SQLite database

@@ -37,6 +37,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, event
 
+from storage.db import sqlite_file
+
 logger = logging.getLogger("ptt.storage")
 
 #: How often the background thread checkpoints (seconds).
@@ -162,8 +164,8 @@ def checkpoint_in_background(engine: Engine, *, interval_seconds: float = CHECKP
     ``--preload``. The thread stops when the engine is disposed of or garbage-collected, or at
     :meth:`~WalCheckpointer.stop`. None, and nothing done, for PostgreSQL, an in-memory database
     or one named by a ``file:`` URI."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:") or database.startswith("file:"):
+    database = sqlite_file(engine.url)
+    if database is None or (engine.url.database or "").startswith("file:"):
         return None
 
     @event.listens_for(engine, "connect")
@@ -175,7 +177,7 @@ def checkpoint_in_background(engine: Engine, *, interval_seconds: float = CHECKP
             cursor.close()
 
     engine.dispose()
-    checkpointer = WalCheckpointer(Path(database), interval_seconds=interval_seconds)
+    checkpointer = WalCheckpointer(database, interval_seconds=interval_seconds)
     event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop_soon())
     weakref.finalize(engine, checkpointer.stop_soon)
     return checkpointer

@@ -18,11 +18,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, exc
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -118,8 +120,25 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file an SQLite database URL names; None for another database, or one in memory.
+    Understands ``file:`` URIs (``sqlite:///file:ptt.db?mode=rwc&uri=true``) as SQLite does."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if database and database.startswith("file:"):
+        path, _, query = database.removeprefix("file:").partition("?")
+        if "mode=memory" in query or parsed.query.get("mode") == "memory":
+            return None
+        database = unquote(path)
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
 def _configure_sqlite(engine: Engine) -> None:
-    in_memory = engine.url.database in (None, "", ":memory:")
+    in_memory = sqlite_file(engine.url) is None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
