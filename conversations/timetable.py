@@ -150,6 +150,12 @@ class GraduatedTimetable(BaseModel):
     def closed_days(self) -> tuple[date, ...]:
         return tuple(day for week in self.weeks for day in week.closed_days)
 
+    def week_of(self, day: date) -> TimetableWeek | None:
+        """The plan week ``day`` falls in (Monday to Sunday); None outside the plan or in a week
+        the school is closed."""
+        monday = day - timedelta(days=day.weekday())
+        return next((week for week in self.weeks if week.week_beginning == monday), None)
+
 
 def build_graduated_timetable(
     start: date,
@@ -246,7 +252,7 @@ def build_graduated_timetable(
                 week_beginning=week_beginning,
                 sessions=tuple(sessions),
                 hours=hours,
-                percent_of_full_time=min(100.0, round(hours / full_time_hours * 100, 1)),
+                percent_of_full_time=_percent_of(hours, full_time_hours),
                 planned_hours=planned,
                 closed_days=tuple(closed),
                 full_time=all_in,
@@ -268,9 +274,9 @@ def hours_in_force(timetable: GraduatedTimetable, day: date) -> float:
     """The weekly hours the timetable plans for the week of ``day`` (its pattern, before
     closures). Before the timetable starts: its first week's; after it ends: its last part-time
     week's, as the pupil has not gone back full time if the plan is still open."""
-    for week in timetable.weeks:
-        if week.week_beginning <= day <= week.week_beginning + timedelta(days=6):
-            return week.planned_hours
+    week = timetable.week_of(day)
+    if week is not None:
+        return week.planned_hours
     if day < timetable.start:
         return timetable.first_week.planned_hours
     before = [week for week in timetable.weeks if week.week_beginning <= day]
@@ -355,7 +361,6 @@ def _join(timetable: GraduatedTimetable, old: TimetableWeek, earlier: tuple[Sess
     from it on."""
     sessions = earlier + (new.sessions if new is not None else ())
     hours = sum(session.hours for session in sessions)
-    full_time_hours = timetable.full_time_hours
     # A session's length may differ by a minute from the timetable's, where full time's minutes
     # do not divide evenly into ten sessions.
     in_full = all(
@@ -368,7 +373,7 @@ def _join(timetable: GraduatedTimetable, old: TimetableWeek, earlier: tuple[Sess
         week_beginning=old.week_beginning,
         sessions=sessions,
         hours=hours,
-        percent_of_full_time=min(100.0, round(hours / full_time_hours * 100, 1)),
+        percent_of_full_time=_percent_of(hours, timetable.full_time_hours),
         planned_hours=new.planned_hours if new is not None else old.planned_hours,
         closed_days=closed,
         full_time=in_full and (new is None or new.full_time),
@@ -508,6 +513,11 @@ def _fill(target: int, slots: list[Slot], slot_minutes: dict[Slot, int]) -> dict
         filled[slot] = taken
         remaining -= taken
     return filled
+
+
+def _percent_of(hours: float, full_time_hours: float) -> float:
+    """A week's hours as a share of full time, to a tenth of a per cent and never over 100."""
+    return min(100.0, round(hours / full_time_hours * 100, 1))
 
 
 def _fmt(hours: float) -> str:

@@ -264,10 +264,6 @@ def written_plan(plan: Plan) -> dict[str, Any]:
     return dict(written) if isinstance(written, dict) else {}
 
 
-def timetable_for(plan: Plan, decision: Decision | None, case: Case | None) -> GraduatedTimetable | None:
-    return plan_timetable(plan.timetable_json, case, decision)
-
-
 def load_detail(session: Session, plan_id: int, today: date) -> PlanDetail:
     plan = session.get(Plan, plan_id)
     if plan is None:
@@ -290,7 +286,7 @@ def load_detail(session: Session, plan_id: int, today: date) -> PlanDetail:
     return PlanDetail(
         summary=summarise(plan, pupil, school, reviews, consultations, today), plan=plan, pupil=pupil,
         school=school, decision=decision, case=case, consultations=consultations, reviews=reviews,
-        history=history, authors=authors, timetable=timetable_for(plan, decision, case),
+        history=history, authors=authors, timetable=plan_timetable(plan.timetable_json, case, decision),
         written=written_plan(plan),
     )
 

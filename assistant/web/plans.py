@@ -9,7 +9,7 @@ Another school's plan is "not found" (404); LA users may read but not change (40
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -145,10 +145,8 @@ def _plan_page(detail: PlanDetail, user: User, *, refused: tuple[str, str] | Non
     hours_now = (plan_service.hours_to_raise_from(detail.timetable, detail.case, restart)
                  if detail.case and restart else None)
     # The plan's header shows this week's hours: a graduated timetable rises week by week.
-    this_week = None
-    if detail.timetable and detail.plan.status != PlanStatus.CLOSED:
-        monday = today() - timedelta(days=today().weekday())
-        this_week = next((w for w in detail.timetable.weeks if w.week_beginning == monday), None)
+    this_week = (detail.timetable.week_of(today())
+                 if detail.timetable and detail.plan.status != PlanStatus.CLOSED else None)
     return render_template(
         "plan.html", d=detail, s=detail.summary, chart=chart, today=today(), hours_now=hours_now, restart=restart,
         this_week=this_week,
