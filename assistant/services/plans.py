@@ -592,9 +592,9 @@ def record_review(
         case = Case.model_validate(plan.case_json)
 
         # The review held is the earliest one scheduled, unless it was held well before that.
-        scheduled = [r for r in unit.plans.reviews(plan.id) if r.held_on is None and r.due_on is not None]
-        stands_for = scheduled_review_held(held_on, [r.due_on for r in scheduled if r.due_on], pack.reviews)
-        review = next((r for r in scheduled if r.due_on == stands_for), None) or Review(plan_id=plan.id)
+        scheduled = {r.due_on: r for r in unit.plans.reviews(plan.id) if r.held_on is None and r.due_on is not None}
+        stands_for = scheduled_review_held(held_on, list(scheduled), pack.reviews)
+        review = (scheduled.get(stands_for) if stands_for else None) or Review(plan_id=plan.id)
         review.held_on = held_on
         review.outcome = outcome
         review.hours_per_week = hours_per_week
@@ -611,9 +611,11 @@ def record_review(
         change: dict[str, Any] = {}
         summary = f"Review held on {held_on.isoformat()}: {outcome.replace('_', ' ')}."
         if stands_for is None and scheduled:
-            summary += f" An extra review: the one due {min(r.due_on for r in scheduled if r.due_on)} stays."
-        # The timetable as it stands, to re-plan from the first school day after the review.
-        timetable = plan_timetable(plan.timetable_json, case, current_decision(plan))
+            summary += f" An extra review: the one due {min(scheduled)} stays."
+        # The timetable as it stands, to re-plan from the first school day after the review
+        # (only a raise or an extension changes it).
+        replanning = outcome in ("increase_hours", "extend")
+        timetable = plan_timetable(plan.timetable_json, case, current_decision(plan)) if replanning else None
         restart = review_restart(case, held_on)
         if outcome == "increase_hours":
             current = hours_to_raise_from(timetable, case, restart)
