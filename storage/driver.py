@@ -17,16 +17,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Column, Dialect, Table, exc
+from sqlalchemy import Column, Connection, Dialect, Table, exc
 from sqlmodel import Session
 
 
 @contextmanager
-def driver_cursor(session: Session, sql: str) -> Iterator[Any]:
-    """A cursor of the session's connection, closed afterwards. The driver's errors come out as
-    SQLAlchemy's (``IntegrityError``, ``OperationalError``…), naming ``sql``, as from any other
-    statement, and a lost connection is invalidated so that the pool replaces it."""
-    connection = session.connection()
+def driver_cursor(session: Session | Connection, sql: str) -> Iterator[Any]:
+    """A cursor of the session's connection (or of ``session``, a Core connection), closed
+    afterwards. The driver's errors come out as SQLAlchemy's (``IntegrityError``,
+    ``OperationalError``…), naming ``sql``, as from any other statement, and a lost connection
+    is invalidated so that the pool replaces it."""
+    connection = session if isinstance(session, Connection) else session.connection()
     driver_connection = connection.connection.driver_connection
     assert driver_connection is not None
     dialect = connection.dialect

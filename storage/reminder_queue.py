@@ -23,7 +23,7 @@ from sqlalchemy import Connection, insert, literal, update
 from sqlmodel import col, select
 
 from storage.db import SessionFactory
-from storage.driver import driver_insert
+from storage.driver import driver_cursor, driver_insert
 from storage.models import AuditAction, AuditLog, Reminder, ReminderStatus
 from storage.repositories import insert_ignoring_duplicates
 
@@ -144,11 +144,8 @@ def mark_sent(
         # Straight to the driver (see storage.driver): through Core this one INSERT cost a third
         # of a sweep's time on SQLite.
         audit_row = driver_insert(AUDIT_LOG, tuple(row), connection.dialect)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with driver_cursor(connection, audit_row.sql) as cursor:
             cursor.execute(audit_row.sql, audit_row.parameters(row))
-        finally:
-            cursor.close()
         return True
 
 

@@ -154,7 +154,8 @@ def _deliver_one(
         result.failed += 1
         result.errors.append(f"{reminder.idempotency_key}: {error}")
         return
-    deliverer = _choose(reminder, message, deliverers)
+    channel = _choose(reminder, message, deliverers)
+    deliverer = deliverers[channel]
     try:
         deliverer.deliver(message)
     except Exception as error:
@@ -174,7 +175,7 @@ def _deliver_one(
     plan = contexts.plans.get(reminder.plan_id) if reminder.plan_id is not None else None
     audit = DeliveryAudit(
         plan_id=reminder.plan_id, school_id=plan.school_id if plan is not None else None, kind=reminder.kind,
-        channel=next((name for name, d in deliverers.items() if d is deliverer), type(deliverer).__name__),
+        channel=channel,
         recipient_user_ids=tuple(r.user_id for r in message.recipients if r.user_id is not None),
     )
     if mark_sent(marks, reminder.id, worker_id=worker_id, now=now,
@@ -186,15 +187,15 @@ def _deliver_one(
                        reminder.idempotency_key)
 
 
-def _choose(reminder: Reminder, message: ReminderMessage,
-            deliverers: Mapping[str, ReminderDeliverer]) -> ReminderDeliverer:
+def _choose(reminder: Reminder, message: ReminderMessage, deliverers: Mapping[str, ReminderDeliverer]) -> str:
+    """The channel (a key of ``deliverers``) to send ``message`` by."""
     if reminder.channel and reminder.channel in deliverers:
-        return deliverers[reminder.channel]
+        return reminder.channel
     if "slack" in deliverers and all(r.slack_user_id for r in message.recipients):
-        return deliverers["slack"]
+        return "slack"
     if "email" in deliverers:
-        return deliverers["email"]
-    return next(iter(deliverers.values()))
+        return "email"
+    return next(iter(deliverers))
 
 
 def _read_session(session_factory: SessionFactory) -> Session:
