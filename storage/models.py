@@ -184,6 +184,8 @@ class Plan(SQLModel, table=True):
     created_at: datetime = _utc(default_factory=utcnow)
     updated_at: datetime = _utc(default_factory=utcnow)
     closed_at: datetime | None = _utc(nullable=True, default=None)
+    #: The plan's last day under the part-time timetable; ``closed_at`` is when that was recorded.
+    closed_on: date | None = Field(default=None, sa_type=Date)
     closure_route: str | None = Field(default=None, sa_type=String(64))
 
 

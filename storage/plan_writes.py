@@ -126,7 +126,8 @@ def _plan_values() -> str:
     casts = {"case_json": "JSON", "decision_json": "JSON", "timetable_json": "JSON", "start_date": "DATE",
              "end_date": "DATE", "latest_end_date": "DATE", "extended_beyond_maximum": "BOOLEAN",
              "school_id": "INTEGER", "lead_user_id": "INTEGER", "version": "INTEGER", "created_at": "TIMESTAMPTZ",
-             "updated_at": "TIMESTAMPTZ", "closed_at": "TIMESTAMPTZ"}
+             "updated_at": "TIMESTAMPTZ", "closed_at": "TIMESTAMPTZ",
+             "closed_on": "DATE"}
     return ", ".join(f"CAST(:{name} AS {casts[name]})" if name in casts else f":{name}" for name in NEW_PLAN_COLUMNS)
 
 

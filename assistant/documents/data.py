@@ -7,13 +7,13 @@ generators fills a :class:`PlanDocumentData` from a stored plan and its Decision
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from conversations.timetable import GraduatedTimetable
+from conversations.timetable import GraduatedTimetable, Session
 from rules.models import Consultee, Reason
 
 Outcome = Literal["may_proceed", "not_yet", "must_not_proceed"]
@@ -150,6 +150,10 @@ class PlanDocumentData(BaseModel):
     arrival_and_departure: str = ""
     educational_focus_in_school: str = ""
 
+    # Where the plan has closed: its last day under the timetable, and how it ended, in words.
+    closed_on: date | None = None
+    closure: str = ""
+
     # Education while not in school.
     work_set: str = Field(min_length=1)
     work_marking: str = Field(min_length=1)
@@ -176,6 +180,12 @@ class PlanDocumentData(BaseModel):
     welfare_monitoring: str = ""
     inclusion_and_belonging: str = ""
     social_emotional_development: str = ""
+
+    def sessions_in_force(self) -> Iterator[Session]:
+        """The timetable's sessions, up to the day the plan closed where it has: after that
+        day the pupil is no longer on the timetable (back full time, elsewhere, or gone)."""
+        return (session for session in self.timetable.all_sessions()
+                if self.closed_on is None or session.day <= self.closed_on)
 
     @field_validator("short_term_targets", "success_criteria")
     @classmethod

@@ -33,18 +33,22 @@ def feed_ics(plans: Iterable[PlanDocumentData], *, name: str = "Part-time timeta
 
 
 def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
-    """All-day events: the start, each review (with a reminder the day before) and the end."""
+    """All-day events: the start, each review (with a reminder the day before) and the end.
+    A closed plan ends on the day it closed, without a reminder, and has no events after it."""
     who = _who(data, redact)
     school = data.school_name
-    events = [
-        _event(data, "start", data.start_date,
-               f"Part-time timetable starts: {who}",
-               f"{who} ({school}) starts a part-time timetable of "
-               f"{fmt_hours(data.starting_hours)} a week. Named lead: {data.named_lead}.",
-               alarm=False),
-    ]
-    total = len(data.review_dates)
-    for number, day in enumerate(sorted(set(data.review_dates)), start=1):
+    events = []
+    if data.closed_on is None or data.start_date <= data.closed_on:
+        events.append(_event(
+            data, "start", data.start_date,
+            f"Part-time timetable starts: {who}",
+            f"{who} ({school}) starts a part-time timetable of "
+            f"{fmt_hours(data.starting_hours)} a week. Named lead: {data.named_lead}.",
+            alarm=False,
+        ))
+    review_dates = sorted({day for day in data.review_dates if data.closed_on is None or day <= data.closed_on})
+    total = len(review_dates)
+    for number, day in enumerate(review_dates, start=1):
         events.append(_event(
             data, f"review-{day.isoformat()}", day,
             f"Review {number} of {total}: part-time timetable, {who}",
@@ -53,6 +57,16 @@ def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
             f"Plan ends {data.end_date.strftime('%d/%m/%Y')}.",
             alarm=True,
         ))
+    if data.closed_on is not None:
+        # The same UID as the planned end: a calendar that has the plan moves its end event.
+        events.append(_event(
+            data, "end", data.closed_on,
+            f"Part-time timetable closed: {who}",
+            f"{who}'s part-time timetable at {school} closed on {data.closed_on.strftime('%d/%m/%Y')}"
+            + (f": {data.closure}." if data.closure else "."),
+            alarm=False,
+        ))
+        return events
     events.append(_event(
         data, "end", data.end_date,
         f"Part-time timetable ends: {who} back to full time",

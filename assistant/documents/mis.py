@@ -31,13 +31,14 @@ def sessions_csv(data: PlanDocumentData) -> str:
 
     ``expected_in_school`` is ``Y`` or ``N``; ``register_code`` is ``C2`` (authorised absence
     under the part-time timetable), ``B`` (approved off-site education) or blank where the
-    pupil is expected in school and takes the normal attendance mark. Closed days have no rows.
+    pupil is expected in school and takes the normal attendance mark. Days the school is closed
+    have no rows, nor have days after the plan closed.
     """
     out = StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(SESSION_COLUMNS)
     dob = data.date_of_birth.isoformat() if data.date_of_birth else ""
-    for session in data.timetable.all_sessions():
+    for session in data.sessions_in_force():
         writer.writerow(_safe(value) for value in (
             data.pupil_name,
             data.upn,

@@ -46,6 +46,13 @@ from storage.uow import UnitOfWork, as_unit_of_work
 
 ReviewOutcome = Literal["continue", "increase_hours", "extend", "end"]
 REVIEW_OUTCOMES: tuple[str, ...] = ("continue", "increase_hours", "extend", "end")
+#: How a plan ends, and how the plan page and the calendar say it.
+CLOSURE_ROUTES: dict[str, str] = {
+    "returned_full_time": "Returned to full-time education",
+    "alternative_provision": "Moved to alternative provision",
+    "left_school": "Left the school",
+    "withdrawn": "Proposal withdrawn",
+}
 
 #: Reminder kinds worked out afresh from the plan every time it changes. LA
 #: notifications are owed because something happened, so rescheduling leaves them be.
@@ -133,6 +140,7 @@ def _snapshot(plan: Plan) -> dict[str, Any]:
         "extended_beyond_maximum": plan.extended_beyond_maximum,
         "lead_user_id": plan.lead_user_id,
         "closed_at": plan.closed_at.isoformat() if plan.closed_at else None,
+        "closed_on": plan.closed_on.isoformat() if plan.closed_on else None,
         "closure_route": plan.closure_route,
     }
 
@@ -577,6 +585,9 @@ def record_review(
     if outcome not in REVIEW_OUTCOMES:
         raise PlanError(f"Unknown review outcome {outcome!r}; choose one of "
                         f"{', '.join(REVIEW_OUTCOMES)}.")
+    if closure_route not in CLOSURE_ROUTES:
+        raise PlanError(f"Unknown way for a plan to end {closure_route!r}; choose one of "
+                        f"{', '.join(CLOSURE_ROUTES)}.")
     if hours_per_week is not None and outcome != "increase_hours":
         raise PlanError("New hours are for a review that increases the hours: choose that, or leave the "
                         "hours empty.")
@@ -584,6 +595,7 @@ def record_review(
         raise PlanError("A new end date is for a review that extends the plan: choose that, or leave the "
                         "date empty.")
     now = now or utcnow()
+    _not_ahead("A review", held_on, now)
     with _changing(uow, plan_id, expected_version) as (unit, plan):
         if plan.status == PlanStatus.DRAFT:
             raise PlanError("This plan has not been agreed, so there is nothing to review yet.")
@@ -737,10 +749,21 @@ def _check_extension(plan: Plan, pack: Pack, new_end_date: date | None, rational
                         f"{plan.latest_end_date}; consider a different intervention.")
 
 
+def _not_ahead(what: str, day: date, now: datetime) -> None:
+    """What happened is recorded once it has: a review held, or a plan closed, next week is
+    an appointment, and closing a plan ahead would stop its reminders while it still runs."""
+    if day > _today(now):
+        raise PlanError(f"{what} is recorded on or after the day it happens: {uk_date(day)} is "
+                        f"after today ({uk_date(_today(now))}).")
+
+
 def _close(unit: UnitOfWork, plan: Plan, decision: Decision, *, route: str, closed_on: date,
            now: datetime) -> None:
+    """Close ``plan`` on ``closed_on``, its last day under the part-time timetable: the
+    sessions after it stop (MIS sessions, calendar, plan page)."""
     plan.status = PlanStatus.CLOSED.value
     plan.closed_at = now
+    plan.closed_on = closed_on
     plan.closure_route = route
     # A notice of a changed decision not yet delivered is stale once the plan is closed.
     unit.reminders.resolve(plan.id, kinds=[*DERIVED_KINDS, "decision_changed"], now=now)
@@ -759,13 +782,17 @@ def close_plan(
     ``left_school``, ``withdrawn``). Its reminders stop, except an LA closure notification
     where the policy asks for one (Derbyshire's form 3, Achieving for Children, Bath &
     Wells MAT)."""
+    if route not in CLOSURE_ROUTES:
+        raise PlanError(f"Unknown way for a plan to end {route!r}; choose one of {', '.join(CLOSURE_ROUTES)}.")
     now = now or utcnow()
+    closed_on = closed_on or _today(now)
+    _not_ahead("A closure", closed_on, now)
     with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded = plan.version
         decision = current_decision(plan) or evaluate(Case.model_validate(plan.case_json))
-        _close(unit, plan, decision, route=route, closed_on=closed_on or _today(now), now=now)
+        _close(unit, plan, decision, route=route, closed_on=closed_on, now=now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
-               summary=f"Plan closed: {route}." + (f" {note}" if note else ""))
+               summary=f"Plan closed on {closed_on.isoformat()}: {route}." + (f" {note}" if note else ""))
     return plan
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from assistant.services.plans import CLOSURE_ROUTES
 from rules import known_policy_ids
 
 
@@ -161,6 +162,10 @@ def openapi_document() -> dict[str, Any]:
                         "hours_per_week": {"type": ["number", "null"]},
                         "full_time_hours": {"type": ["number", "null"]},
                         "review_overdue": {"type": "boolean"}, "over_maximum": {"type": "boolean"},
+                        "closed_on": {"type": ["string", "null"], "format": "date",
+                                      "description": "A closed plan's last day under the timetable."},
+                        "closure_route": {"type": ["string", "null"],
+                                          "enum": [*CLOSURE_ROUTES, None]},
                     },
                 },
             },

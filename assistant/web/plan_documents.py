@@ -10,9 +10,11 @@ from datetime import date
 from typing import Any
 
 from assistant.documents import Person, PlanDocumentData, cited_reasons, consultee_lines
+from assistant.services.plans import CLOSURE_ROUTES
 from assistant.web.plan_views import PlanDetail
 from rules import load_pack
 from rules.models import Consultee
+from storage.models import PlanStatus
 
 TO_BE_AGREED = "To be agreed at the planning meeting"
 
@@ -102,4 +104,6 @@ def document_data(detail: PlanDetail, *, lead_name: str, prepared_on: date) -> P
         parents=_items(written, "parents", 0),
         professionals=_people(written),
         welfare_monitoring=_text(written, "welfare_monitoring", ""),
+        closed_on=detail.plan.closed_on if detail.plan.status == PlanStatus.CLOSED else None,
+        closure=CLOSURE_ROUTES.get(detail.plan.closure_route or "", ""),
     )

@@ -76,6 +76,9 @@ class PlanSummary:
     reasons: list[str]
     agreements_missing: list[str]
     lead_user_id: int | None
+    #: A closed plan's last day under the timetable, and how it ended.
+    closed_on: date | None = None
+    closure_route: str | None = None
 
     @property
     def status_label(self) -> str:
@@ -138,6 +141,8 @@ class PlanSummary:
             "circumstances": self.circumstances,
             "reasons": self.reasons,
             "agreements_missing": self.agreements_missing,
+            "closed_on": _iso(self.closed_on),
+            "closure_route": self.closure_route,
         }
 
 
@@ -218,6 +223,7 @@ def summarise(plan: Plan, pupil: Pupil, school: School, reviews: Sequence[Review
         next_review=(upcoming[0] if upcoming and open_plan else None), overdue_reviews=overdue,
         circumstances=circumstances, reasons=list(case.get("reasons") or []),
         agreements_missing=missing, lead_user_id=plan.lead_user_id,
+        closed_on=None if open_plan else plan.closed_on, closure_route=None if open_plan else plan.closure_route,
     )
 
 

@@ -47,12 +47,7 @@ REVIEW_OUTCOMES = {
     "extend": "Extend the end date",
     "end": "End: back to full time (closes the plan)",
 }
-CLOSURE_ROUTES = {
-    "returned_full_time": "Returned to full-time education",
-    "alternative_provision": "Moved to alternative provision",
-    "left_school": "Left the school",
-    "withdrawn": "Proposal withdrawn",
-}
+CLOSURE_ROUTES = plan_service.CLOSURE_ROUTES
 STEP_CHOICES: dict[str, tuple[str, Any, str]] = {
     "parent_consent=given": ("parent_consent", "given", "Parent/carer consent given"),
     "parent_consent=refused": ("parent_consent", "refused", "Parent/carer consent refused"),

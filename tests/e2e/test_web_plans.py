@@ -346,7 +346,39 @@ def test_closing_a_plan(web: World, make_plan: MakePlan) -> None:
     assert "Plan closed." in html and "Close the plan" not in html
     with web.session() as session:
         history = session.exec(select(PlanVersion).where(PlanVersion.plan_id == plan_id)).all()
-    assert history[-1].change_summary.startswith("Plan closed: returned_full_time")
+    assert history[-1].change_summary.startswith("Plan closed on ")
+    assert "returned_full_time" in history[-1].change_summary
+
+
+def test_a_plan_closed_part_way_stops_its_sessions_on_the_day_it_closed(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    client, csrf = signed_in(web.app, OAK_DSL)
+    sessions_url = f"/plans/{plan_id}/documents/sessions.csv"
+    planned = [row["date"] for row in csv.DictReader(io.StringIO(client.get(sessions_url).get_data(as_text=True)))]
+    closed_on = date.fromisoformat(planned[0]) + timedelta(days=1)  # the first school week's Tuesday
+    assert planned[-1] > closed_on.isoformat()
+    client.post(f"/plans/{plan_id}/close", data={
+        "csrf_token": csrf, "route": "alternative_provision", "closed_on": closed_on.isoformat()})
+
+    left = [row["date"] for row in csv.DictReader(io.StringIO(client.get(sessions_url).get_data(as_text=True)))]
+    assert left == [day for day in planned if day <= closed_on.isoformat()]
+    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert re.search(r"<dt>Closed</dt><dd>[^<]+: moved to alternative provision</dd>", html)
+    assert 'class="cell-after"' in html and "the sessions after that day (–) no longer apply" in html
+    closed = web.app.test_client().get("/api/v1/timetables?status=closed", headers=web.auth(OAK_DSL)).get_json()
+    listed = next(p for p in closed if p["id"] == plan_id)
+    assert (listed["closed_on"], listed["closure_route"]) == (closed_on.isoformat(), "alternative_provision")
+
+
+def test_a_plan_cannot_be_closed_ahead_of_the_day(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    client, csrf = signed_in(web.app, OAK_DSL)
+    response = client.post(f"/plans/{plan_id}/close", data={
+        "csrf_token": csrf, "route": "returned_full_time", "closed_on": (date.today() + timedelta(days=7)).isoformat(),
+        "version": str(stored(web, plan_id).version)})
+    assert response.status_code == 422
+    assert "is after today" in response.get_data(as_text=True)
+    assert stored(web, plan_id).status == "active"
 
 
 def test_viewing_a_plan_is_audited(web: World) -> None:

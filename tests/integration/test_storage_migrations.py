@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect
 from sqlmodel import SQLModel
 
 from storage.migrate import current_revision, downgrade, head_revision, upgrade
@@ -136,6 +136,19 @@ def test_the_audit_log_takes_sign_ins_and_still_refuses_unknown_actions(db_url: 
     upgrade(db_url)
 
 
+def _oak_primary(connection: Connection) -> int:
+    """A school (in its LA) in a database at an older revision, by hand: the models are at head."""
+    from sqlalchemy import text
+
+    connection.execute(text("INSERT INTO local_authorities (name, policy_id, closures_json) "
+                            "VALUES ('Derby City', 'derby-city', '[]')"))
+    la_id = connection.execute(text("SELECT id FROM local_authorities")).scalar()
+    connection.execute(text("INSERT INTO schools (name, la_id) VALUES ('Oak Primary', :la)"), {"la": la_id})
+    school_id = connection.execute(text("SELECT id FROM schools")).scalar()
+    assert school_id is not None
+    return int(school_id)
+
+
 def test_existing_conversations_take_the_school_their_creation_was_audited_with(db_url: str, engine: Engine) -> None:
     """0009 gives each conversation the school of its user when it began."""
     from sqlalchemy import text
@@ -143,11 +156,7 @@ def test_existing_conversations_take_the_school_their_creation_was_audited_with(
     downgrade(db_url, "0008")
     engine.dispose()
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO local_authorities (name, policy_id, closures_json) "
-                                "VALUES ('Derby City', 'derby-city', '[]')"))
-        la_id = connection.execute(text("SELECT id FROM local_authorities")).scalar()
-        connection.execute(text("INSERT INTO schools (name, la_id) VALUES ('Oak Primary', :la)"), {"la": la_id})
-        school_id = connection.execute(text("SELECT id FROM schools")).scalar()
+        school_id = _oak_primary(connection)
         for conversation_id, audited_school in (("c-oak", school_id), ("c-none", None)):
             connection.execute(text(
                 "INSERT INTO conversations (id, policy_id, state_json, version, finished, created_at, updated_at) "
@@ -162,3 +171,28 @@ def test_existing_conversations_take_the_school_their_creation_was_audited_with(
     with engine.connect() as connection:
         schools = dict(connection.execute(text("SELECT id, school_id FROM conversations")).all())
     assert schools == {"c-oak": school_id, "c-none": None}
+
+
+def test_existing_closed_plans_take_the_day_their_closure_was_recorded(db_url: str, engine: Engine) -> None:
+    """0010 gives each closed plan a closure day: the day ``closed_at`` records."""
+    from sqlalchemy import text
+
+    downgrade(db_url, "0009")
+    engine.dispose()
+    with engine.begin() as connection:
+        school_id = _oak_primary(connection)
+        connection.execute(text("INSERT INTO pupils (first_name, last_name, school_id) VALUES ('Jo', 'Smith', :s)"),
+                           {"s": school_id})
+        pupil_id = connection.execute(text("SELECT id FROM pupils")).scalar()
+        for status, closed_at in (("closed", "2026-11-27 16:45:00+00:00"), ("active", None)):
+            connection.execute(text(
+                "INSERT INTO plans (school_id, pupil_id, policy_id, status, case_json, version, "
+                "extended_beyond_maximum, created_at, updated_at, closed_at) VALUES (:school, :pupil, "
+                "'derby-city', :status, '{}', 1, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :closed_at)"),
+                {"school": school_id, "pupil": pupil_id, "status": status, "closed_at": closed_at})
+    upgrade(db_url)
+    engine.dispose()
+    with engine.connect() as connection:
+        closed_on = dict(connection.execute(text("SELECT status, closed_on FROM plans")).all())
+    assert {status: str(day) if day else None for status, day in closed_on.items()} == {
+        "closed": "2026-11-27", "active": None}

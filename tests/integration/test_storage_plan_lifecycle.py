@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -33,6 +33,11 @@ from storage.uow import UnitOfWork
 from tests.integration.conftest import Staff, seed_staff
 
 NOW = datetime(2026, 2, 20, 9, 0, tzinfo=UTC)
+
+
+def _that_evening(day: date) -> datetime:
+    """When a review held on ``day`` is recorded: reviews are recorded once they are held."""
+    return datetime.combine(day, time(17), tzinfo=UTC)
 
 #: Derby City, a looked-after child: every step done, the Virtual School only consulted.
 DERBY_CASE: dict[str, Any] = {
@@ -192,7 +197,7 @@ def test_a_review_that_increases_the_hours_is_recorded_and_re_evaluated(
     plan = _active_derby_plan(session_factory, staff)
     plan = record_review(session_factory, plan.id, outcome="increase_hours",
                          held_on=date(2026, 3, 13), hours_per_week=22,
-                         actor_user_id=staff.lead_id, notes="Going well", now=NOW)
+                         actor_user_id=staff.lead_id, notes="Going well", now=_that_evening(date(2026, 3, 13)))
     assert plan.case_json["plan"]["hours_per_week"] == 22
     assert plan.status == "active"
     with UnitOfWork(session_factory) as uow:
@@ -204,7 +209,7 @@ def test_a_review_that_increases_the_hours_is_recorded_and_re_evaluated(
     with pytest.raises(PlanError, match="must be more than"):
         record_review(session_factory, plan.id, outcome="increase_hours",
                       held_on=date(2026, 3, 27), hours_per_week=18,
-                      actor_user_id=staff.lead_id, now=NOW)
+                      actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 27)))
 
 
 def test_a_review_that_raises_the_hours_stores_the_timetable_re_planned_from_the_next_day(
@@ -216,7 +221,7 @@ def test_a_review_that_raises_the_hours_stores_the_timetable_re_planned_from_the
     assert before is not None and hours_in_force(before, date(2026, 3, 16)) < 22
     plan = record_review(session_factory, plan.id, outcome="increase_hours",
                          held_on=date(2026, 3, 13), hours_per_week=22,
-                         actor_user_id=staff.lead_id, now=NOW)
+                         actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
     after = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
     assert [s for s in after.all_sessions() if s.day <= date(2026, 3, 13)] == [
         s for s in before.all_sessions() if s.day <= date(2026, 3, 13)]
@@ -235,7 +240,7 @@ def test_an_extension_stretches_the_stored_timetable_to_the_new_end_date(
     plan = _active_derby_plan(session_factory, staff)
     plan = record_review(session_factory, plan.id, outcome="extend", held_on=date(2026, 3, 13),
                          new_end_date=date(2026, 4, 10), rationale="Anxiety about the move",
-                         parent_agreed=True, actor_user_id=staff.lead_id, now=NOW)
+                         parent_agreed=True, actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
     after = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
     assert after.end == date(2026, 4, 10)
     assert max(s.day for s in after.all_sessions()) <= date(2026, 4, 10)
@@ -248,11 +253,12 @@ def test_a_review_refuses_hours_or_an_end_date_given_for_another_outcome(
     plan = _active_derby_plan(session_factory, staff)
     with pytest.raises(PlanError, match="A new end date is for a review that extends the plan"):
         record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 13),
-                      hours_per_week=22, new_end_date=date(2026, 4, 24), actor_user_id=staff.lead_id, now=NOW)
+                      hours_per_week=22, new_end_date=date(2026, 4, 24), actor_user_id=staff.lead_id,
+                      now=_that_evening(date(2026, 3, 13)))
     with pytest.raises(PlanError, match="New hours are for a review that increases the hours"):
         record_review(session_factory, plan.id, outcome="extend", held_on=date(2026, 3, 13), hours_per_week=12,
                       new_end_date=date(2026, 4, 10), rationale="Anxiety", parent_agreed=True,
-                      actor_user_id=staff.lead_id, now=NOW)
+                      actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
 
 
 def test_a_review_after_the_plans_last_school_day_says_the_timetable_was_not_re_planned(
@@ -260,7 +266,7 @@ def test_a_review_after_the_plans_last_school_day_says_the_timetable_was_not_re_
 ) -> None:
     plan = _active_derby_plan(session_factory, staff)  # ends Friday 27 March
     plan = record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 27),
-                         hours_per_week=23, actor_user_id=staff.lead_id, now=NOW)
+                         hours_per_week=23, actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 27)))
     assert plan.timetable_json is None
     with UnitOfWork(session_factory) as uow:
         summary = uow.plans.versions(plan.id)[-1].change_summary
@@ -273,7 +279,7 @@ def test_a_conversation_may_still_replace_a_timetable_no_review_re_planned(
     plan = _active_derby_plan(session_factory, staff)
     # Hours raised by a review that could not re-plan (held on the last day; as before re-planning existed)
     record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 27), hours_per_week=23,
-                  actor_user_id=staff.lead_id, now=NOW)
+                  actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 27)))
     written = {"timetable": {"weeks": "from the conversation"}, "written": {"named_lead": "Ms Patel"}}
     plan = update_timetable(session_factory, plan.id, written, actor_user_id=staff.lead_id, now=NOW)
     assert plan.timetable_json == written
@@ -284,7 +290,7 @@ def test_a_held_review_is_not_scheduled_again_for_the_same_date(
 ) -> None:
     plan = _active_derby_plan(session_factory, staff)
     plan = record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 3, 13),
-                         actor_user_id=staff.lead_id, now=NOW)
+                         actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
     with UnitOfWork(session_factory) as uow:
         reviews = uow.plans.reviews(plan.id)
     on_the_day = [r for r in reviews if r.due_on == date(2026, 3, 13)]
@@ -297,7 +303,8 @@ def test_a_review_held_well_before_the_next_one_is_an_extra_review_and_the_next_
 ) -> None:
     plan = _active_derby_plan(session_factory, staff)  # reviews due 13 and 27 March
     plan = record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 3, 4),
-                         notes="After the incident on Tuesday", actor_user_id=staff.lead_id, now=NOW)
+                         notes="After the incident on Tuesday", actor_user_id=staff.lead_id,
+                         now=_that_evening(date(2026, 3, 4)))
     with UnitOfWork(session_factory) as uow:
         reviews = uow.plans.reviews(plan.id)
     assert [(r.due_on, r.held_on) for r in reviews] == [
@@ -307,7 +314,7 @@ def test_a_review_held_well_before_the_next_one_is_an_extra_review_and_the_next_
         assert "An extra review: the one due 2026-03-13 stays." in uow.plans.versions(plan.id)[-1].change_summary
     # Brought forward by a few days, the next review is the one held.
     record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 3, 10),
-                  actor_user_id=staff.lead_id, now=NOW)
+                  actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 10)))
     with UnitOfWork(session_factory) as uow:
         held = {r.due_on: r.held_on for r in uow.plans.reviews(plan.id) if r.held_on}
     assert held == {None: date(2026, 3, 4), date(2026, 3, 13): date(2026, 3, 10)}
@@ -318,7 +325,8 @@ def test_an_extension_needs_a_later_end_date_a_rationale_and_the_parents_agreeme
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
     plan = _active_derby_plan(session_factory, staff)
-    base = dict(outcome="extend", held_on=date(2026, 3, 13), actor_user_id=staff.lead_id, now=NOW)
+    base = dict(outcome="extend", held_on=date(2026, 3, 13), actor_user_id=staff.lead_id,
+                now=_that_evening(date(2026, 3, 13)))
     with pytest.raises(PlanError, match="rationale"):
         record_review(session_factory, plan.id, new_end_date=date(2026, 4, 10),
                       parent_agreed=True, **base)
@@ -345,7 +353,7 @@ def test_extending_past_the_policy_maximum_keeps_the_plan_active_and_escalates_t
     assert latest is not None
     plan = record_review(session_factory, plan.id, outcome="extend", held_on=date(2026, 3, 27),
                          new_end_date=date(2026, 5, 1), rationale="Awaiting CAMHS assessment",
-                         parent_agreed=True, actor_user_id=staff.lead_id, now=NOW)
+                         parent_agreed=True, actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 27)))
     assert plan.extended_beyond_maximum is True
     assert plan.status == "active"
     assert plan.decision_json["outcome"] == "must_not_proceed"  # the evaluator's own view
@@ -364,9 +372,9 @@ def test_a_review_that_ends_the_plan_closes_it_and_owes_the_la_a_closure_notice(
     plan = _new_plan(session_factory, staff, DERBYSHIRE_CASE)
     assert plan.status == "active"
     plan = record_review(session_factory, plan.id, outcome="end", held_on=date(2026, 6, 26),
-                         actor_user_id=staff.lead_id, notes="Back full time", now=NOW)
+                         actor_user_id=staff.lead_id, notes="Back full time", now=_that_evening(date(2026, 6, 26)))
     assert (plan.status, plan.closure_route) == ("closed", "returned_full_time")
-    assert plan.closed_at == NOW
+    assert (plan.closed_on, plan.closed_at) == (date(2026, 6, 26), _that_evening(date(2026, 6, 26)))
     assert _pending(session_factory, plan.id) == {
         ("la_notification_due", "first"), ("la_notification_due", "closure")}
     with pytest.raises(PlanError, match="closed"):
@@ -380,7 +388,7 @@ def test_derbyshire_is_owed_an_update_when_a_review_changes_the_plan(
     plan = _new_plan(session_factory, staff, DERBYSHIRE_CASE)
     plan = record_review(session_factory, plan.id, outcome="increase_hours",
                          held_on=date(2026, 6, 15), hours_per_week=20,  # week 3 of 10 h rising to full time
-                         actor_user_id=staff.lead_id, now=NOW)
+                         actor_user_id=staff.lead_id, now=_that_evening(date(2026, 6, 15)))
     assert ("la_notification_due", "update:2026-06-15") in _pending(session_factory, plan.id)
     record_la_notification(session_factory, plan.id, "update", actor_user_id=staff.lead_id,
                            now=NOW)
@@ -401,6 +409,24 @@ def test_closing_a_plan_stops_its_reminders(
     with UnitOfWork(session_factory) as uow:
         assert [r for r in uow.plans.reviews(plan.id) if r.held_on is None] == []
         assert "Place at the PRU" in uow.plans.versions(plan.id)[-1].change_summary
+    assert plan.closed_on == NOW.date()
+
+
+def test_a_plan_is_closed_on_the_day_given_and_not_ahead_of_it(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    with pytest.raises(PlanError, match=r"27/02/2026 is after today \(20/02/2026\)"):
+        close_plan(session_factory, plan.id, route="returned_full_time", actor_user_id=staff.dsl_id,
+                   closed_on=date(2026, 2, 27), now=NOW)
+    with pytest.raises(PlanError, match="A review is recorded on or after the day it happens"):
+        record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 2, 27),
+                      actor_user_id=staff.lead_id, now=NOW)
+    plan = close_plan(session_factory, plan.id, route="returned_full_time", actor_user_id=staff.dsl_id,
+                      closed_on=date(2026, 2, 18), now=NOW)
+    assert (plan.closed_on, plan.closed_at) == (date(2026, 2, 18), NOW)
+    with UnitOfWork(session_factory) as uow:
+        assert uow.plans.versions(plan.id)[-1].change_summary.startswith("Plan closed on 2026-02-18")
 
 
 def test_acknowledging_a_sent_reminder_stops_it_escalating(
@@ -497,7 +523,7 @@ def test_after_a_review_re_planned_the_timetable_the_conversation_changes_the_wr
 ) -> None:
     plan = _active_derby_plan(session_factory, staff)
     plan = record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 13),
-                         hours_per_week=22, actor_user_id=staff.lead_id, now=NOW)
+                         hours_per_week=22, actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
     reviewed = plan.timetable_json["timetable"]
     as_first_planned = {"timetable": {"weeks": "as the conversation built it"},
                         "written": {"named_lead": "Ms Patel", "review_dates": ["2026-03-13", "2026-03-27"]}}

@@ -287,6 +287,31 @@ def test_the_sessions_csv_has_a_row_for_each_open_session_with_its_register_code
     assert {row["register_code"] for row in rows if row["date"] >= "2026-02-09"} == {""}
 
 
+def test_a_closed_plans_sessions_csv_stops_on_the_day_it_closed() -> None:
+    data = plan_data(closed_on=date(2026, 1, 21), closure="Returned to full-time education")
+    dates = [row["date"] for row in csv_rows(data)]
+
+    assert dates[-1] == "2026-01-21"
+    assert dates == [row["date"] for row in csv_rows(plan_data()) if row["date"] <= "2026-01-21"]
+
+
+def test_a_closed_plans_calendar_ends_on_the_day_it_closed_with_no_reminder_and_no_later_review() -> None:
+    events = ics_events(plan_ics(plan_data(closed_on=date(2026, 1, 28), closure="Left the school")))
+
+    assert [event["start"] for event in events] == [START, date(2026, 1, 23), date(2026, 1, 28)]
+    end = events[-1]
+    assert end["summary"] == "Part-time timetable closed: Zoë O’Connor" and end["alarms"] == 0
+    assert end["uid"] == next(e["uid"] for e in ics_events(plan_ics(plan_data())) if e["start"] == END)
+
+
+def test_a_plan_withdrawn_before_it_started_has_only_its_closure_in_the_calendar() -> None:
+    events = ics_events(plan_ics(plan_data(closed_on=START - timedelta(days=3), closure="Proposal withdrawn")))
+
+    assert [(event["start"], event["summary"]) for event in events] == [
+        (START - timedelta(days=3), "Part-time timetable closed: Zoë O’Connor")]
+    assert csv_rows(plan_data(closed_on=START - timedelta(days=3))) == []
+
+
 def test_csv_cells_that_look_like_formulas_are_neutralised() -> None:
     rows = csv_rows(plan_data(pupil_name="=HYPERLINK(\"x\")"))
 
