@@ -28,7 +28,9 @@ HALVES: tuple[Half, Half] = ("am", "pm")
 
 # Interior weeks' targets are rounded to this many minutes (a quarter of an hour).
 TARGET_STEP_MINUTES = 15
-# A shortened session shorter than this is left out: the week then has a little under its target.
+# A shortened session is at least this long: a few minutes in school is no session. Where the
+# minutes left over are fewer, the session is lengthened to this, so the week has a little more
+# than its target, never less: the hours agreed with the parent are the least the pupil gets.
 SHORTEST_SESSION_MINUTES = 30
 # How far five days of the given session hours may be from full time before it is an error.
 SESSION_HOURS_TOLERANCE = 0.05
@@ -175,8 +177,10 @@ def build_graduated_timetable(
     equal steps (rounded to the quarter hour) and never fall. With ``mornings_first`` the pupil
     attends mornings Monday to Friday before afternoons are added; with ``whole_days_first`` whole
     days are added from Monday. A week's last session may be a shortened one (``hours`` below the
-    session's length), of at least half an hour. ``session_hours`` is the (morning, afternoon)
-    length of a normal school day; by default full time is split evenly over ten sessions.
+    session's length), of at least half an hour: rather than a few minutes in school, the pupil
+    has up to half an hour more than the week's target, never less. ``session_hours`` is the
+    (morning, afternoon) length of a normal school day; by default full time is split evenly over
+    ten sessions.
     Out-of-school sessions are marked C2 at ``away_location`` with ``away_with_whom``; use
     :func:`mark_off_site` for B sessions.
 
@@ -502,16 +506,16 @@ def _weekly_targets(first: int, total: int, weeks: int) -> list[int]:
 
 
 def _fill(target: int, slots: list[Slot], slot_minutes: dict[Slot, int]) -> dict[Slot, int]:
-    """Whole sessions in ``slots`` order, then what is left as one shortened session, unless that
-    would be under :data:`SHORTEST_SESSION_MINUTES` (a few minutes in school is no session)."""
+    """Whole sessions in ``slots`` order, then what is left as one shortened session of at least
+    :data:`SHORTEST_SESSION_MINUTES` (so a week may have up to that much over its target)."""
     remaining = target
     filled: dict[Slot, int] = {}
     for slot in slots:
         taken = min(slot_minutes[slot], remaining)
-        if taken < slot_minutes[slot] and taken < SHORTEST_SESSION_MINUTES:
-            taken = 0
+        if 0 < taken < SHORTEST_SESSION_MINUTES:
+            taken = min(slot_minutes[slot], SHORTEST_SESSION_MINUTES)
         filled[slot] = taken
-        remaining -= taken
+        remaining = max(0, remaining - taken)
     return filled
 
 

@@ -339,14 +339,14 @@ def test_closed_days_have_no_sessions_and_open_days_have_two(
     assert listed_closed <= closed
 
 
-def test_no_session_is_a_few_minutes_in_school() -> None:
+def test_no_session_is_a_few_minutes_in_school_and_no_week_falls_short_of_the_hours_agreed() -> None:
     # Full time 23.5 h is ten sessions of 2.35 h: 9.5 h would be four mornings and six minutes.
     timetable = build_graduated_timetable(MONDAY, MONDAY + timedelta(days=39), 9.5, 23.5, weekdays)
 
     shortest = min(s.hours for s in timetable.all_sessions() if s.in_school)
-    assert shortest >= 0.5
-    assert timetable.first_week.hours == pytest.approx(9.4)
-    assert timetable.first_week.planned_hours == pytest.approx(9.4)
+    assert shortest == 0.5
+    assert timetable.first_week.hours == pytest.approx(9.9)
+    assert timetable.first_week.planned_hours == pytest.approx(9.9)
 
 
 @settings(max_examples=80, deadline=None)
@@ -355,3 +355,6 @@ def test_every_session_in_school_is_at_least_half_an_hour(starting: float, weeks
     timetable = build_graduated_timetable(MONDAY, MONDAY + timedelta(weeks=weeks, days=-3), starting, 23.5, weekdays)
 
     assert all(s.hours >= 0.5 for s in timetable.all_sessions() if s.in_school)
+    assert starting <= timetable.first_week.planned_hours + 1 / 120  # to the minute
+    if weeks > 1:  # a plan of one week is full time in it
+        assert timetable.first_week.planned_hours <= min(starting + 0.5, 23.5) + 1e-9
