@@ -44,8 +44,10 @@ from storage.repositories import merge_consultations
 from storage.types import utcnow
 from storage.uow import UnitOfWork, as_unit_of_work
 
-ReviewOutcome = Literal["continue", "increase_hours", "extend", "end"]
-REVIEW_OUTCOMES: tuple[str, ...] = ("continue", "increase_hours", "extend", "end")
+ReviewOutcome = Literal["continue", "increase_hours", "extend", "increase_and_extend", "end"]
+REVIEW_OUTCOMES: tuple[str, ...] = ("continue", "increase_hours", "extend", "increase_and_extend", "end")
+_RAISES = frozenset({"increase_hours", "increase_and_extend"})
+_EXTENDS = frozenset({"extend", "increase_and_extend"})
 #: How a plan ends, and how the plan page and the calendar say it.
 CLOSURE_ROUTES: dict[str, str] = {
     "returned_full_time": "Returned to full-time education",
@@ -577,6 +579,8 @@ def record_review(
       Past the policy maximum it is allowed only where the pack provides for it (an
       extension or escalation clause), and it schedules the ``over_maximum`` reminder
       to the DSL (e.g. Derby City's email to the LA).
+    * ``increase_and_extend`` – both at once, with what each needs: a review often finds the
+      pupil ready for more hours but not for full time by the end date.
     * ``end`` – the pupil returns to full time: the plan is closed.
 
     Where the policy asks for an LA update notification on a change (Derbyshire), one
@@ -588,10 +592,10 @@ def record_review(
     if closure_route not in CLOSURE_ROUTES:
         raise PlanError(f"Unknown way for a plan to end {closure_route!r}; choose one of "
                         f"{', '.join(CLOSURE_ROUTES)}.")
-    if hours_per_week is not None and outcome != "increase_hours":
+    if hours_per_week is not None and outcome not in _RAISES:
         raise PlanError("New hours are for a review that increases the hours: choose that, or leave the "
                         "hours empty.")
-    if new_end_date is not None and outcome != "extend":
+    if new_end_date is not None and outcome not in _EXTENDS:
         raise PlanError("A new end date is for a review that extends the plan: choose that, or leave the "
                         "date empty.")
     now = now or utcnow()
@@ -626,10 +630,10 @@ def record_review(
             summary += f" An extra review: the one due {min(scheduled)} stays."
         # The timetable as it stands, to re-plan from the first school day after the review
         # (only a raise or an extension changes it).
-        replanning = outcome in ("increase_hours", "extend")
+        replanning = outcome in _RAISES | _EXTENDS
         timetable = plan_timetable(plan.timetable_json, case, current_decision(plan)) if replanning else None
         restart = review_restart(case, held_on)
-        if outcome == "increase_hours":
+        if outcome in _RAISES:
             current = hours_to_raise_from(timetable, case, restart)
             if hours_per_week is None:
                 raise PlanError("Give the new number of hours per week.")
@@ -638,7 +642,7 @@ def record_review(
                                 f"{current:g} hours a week the timetable has from {uk_date(restart)}.")
             change["plan.hours_per_week"] = hours_per_week
             summary += f" Hours per week {_hours(current)} → {_hours(hours_per_week)}."
-        elif outcome == "extend":
+        if outcome in _EXTENDS:
             _check_extension(plan, pack, new_end_date, rationale, parent_agreed)
             assert new_end_date is not None
             review.new_end_date = new_end_date

@@ -45,6 +45,7 @@ REVIEW_OUTCOMES = {
     "continue": "Continue as planned",
     "increase_hours": "Increase the hours",
     "extend": "Extend the end date",
+    "increase_and_extend": "Increase the hours and extend the end date",
     "end": "End: back to full time (closes the plan)",
 }
 CLOSURE_ROUTES = plan_service.CLOSURE_ROUTES

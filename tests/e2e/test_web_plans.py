@@ -223,6 +223,30 @@ def test_a_review_that_raises_the_hours_re_plans_the_timetable_from_the_next_day
     assert f"Timetable re-planned from {restart.isoformat()}" in html
 
 
+def test_one_review_on_the_page_raises_the_hours_and_extends_the_plan(web: World, make_plan: MakePlan) -> None:
+    plan_id = make_plan("active")
+    plan = stored(web, plan_id)
+    assert plan.end_date is not None and plan.latest_end_date is not None
+    calendar = calendar_for(Case.model_validate(plan.case_json))
+    new_end = calendar.last_school_day_on_or_before(min(plan.end_date + timedelta(days=14), plan.latest_end_date))
+    restart = restart_after(plan, date.today())
+    raised = hours_in_force(timetable_of(plan), restart) + 2
+    client, csrf = signed_in(web.app, OAK_DSL)
+    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert '<option value="increase_and_extend">Increase the hours and extend the end date</option>' in html
+    response = client.post(f"/plans/{plan_id}/reviews", data={
+        "csrf_token": csrf, "held_on": date.today().isoformat(), "outcome": "increase_and_extend",
+        "hours_per_week": f"{raised:g}", "new_end_date": new_end.isoformat(),
+        "rationale": "Ready for afternoons, not yet for full days", "parent_agreed": "yes"})
+    assert response.status_code == 302
+    plan = stored(web, plan_id)
+    after = timetable_of(plan)
+    assert (plan.end_date, after.end) == (new_end, new_end)
+    assert hours_in_force(after, restart) >= raised and after.final_week.full_time
+    html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert "increase and extend" in html and f"ends {new_end.strftime('%-d %b %Y')}" in html
+
+
 def test_raising_the_hours_to_fewer_than_the_timetable_has_now_is_refused(web: World, make_plan: MakePlan) -> None:
     plan_id = make_plan("review_overdue")
     before = stored(web, plan_id)

@@ -247,6 +247,33 @@ def test_an_extension_stretches_the_stored_timetable_to_the_new_end_date(
     assert after.final_week.planned_hours == after.full_time_hours > after.weeks[-2].planned_hours
 
 
+def test_one_review_may_raise_the_hours_and_extend_the_plan_re_planning_the_timetable_once(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    base = dict(outcome="increase_and_extend", held_on=date(2026, 3, 13), hours_per_week=22,
+                new_end_date=date(2026, 4, 10), actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
+    with pytest.raises(PlanError, match="rationale"):
+        record_review(session_factory, plan.id, parent_agreed=True, **base)  # type: ignore[arg-type]
+    with pytest.raises(PlanError, match="must be more than"):
+        record_review(session_factory, plan.id, **{**base, "hours_per_week": 5},  # type: ignore[arg-type]
+                      rationale="Anxiety about the move", parent_agreed=True)
+    plan = record_review(session_factory, plan.id, rationale="Anxiety about the move", parent_agreed=True,
+                         **base)  # type: ignore[arg-type]
+
+    assert (plan.case_json["plan"]["hours_per_week"], plan.end_date) == (22, date(2026, 4, 10))
+    after = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
+    assert hours_in_force(after, date(2026, 3, 16)) == 22
+    assert after.end == date(2026, 4, 10) and after.final_week.full_time
+    with UnitOfWork(session_factory) as uow:
+        held = [r for r in uow.plans.reviews(plan.id) if r.held_on]
+        summary = uow.plans.versions(plan.id)[-1].change_summary
+    assert [(r.outcome, r.hours_per_week, r.new_end_date) for r in held] == [
+        ("increase_and_extend", 22, date(2026, 4, 10))]
+    assert summary.count("Timetable re-planned") == 1
+    assert "Hours per week" in summary and "→ 2026-04-10" in summary
+
+
 def test_a_review_refuses_hours_or_an_end_date_given_for_another_outcome(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
