@@ -421,6 +421,30 @@ def mark_off_site(
     return timetable.model_copy(update={"weeks": tuple(weeks)})
 
 
+def move_authorised_absence(
+    timetable: GraduatedTimetable,
+    before: tuple[str | None, str | None],
+    after: tuple[str | None, str | None],
+) -> GraduatedTimetable:
+    """The timetable with its C2 sessions that were at ``before`` (place, with whom) now at
+    ``after``: the plan's usual arrangement out of school changed. B sessions (approved off-site
+    education) and C2 sessions placed elsewhere one by one are arrangements of their own, and
+    stay."""
+    if before == after:
+        return timetable
+    location, with_whom = after
+    weeks = tuple(
+        week.model_copy(update={"sessions": tuple(
+            session.model_copy(update={"location": location, "with_whom": with_whom})
+            if session.register_code == "C2" and (session.location, session.with_whom) == before
+            else session
+            for session in week.sessions
+        )})
+        for week in timetable.weeks
+    )
+    return timetable.model_copy(update={"weeks": weeks})
+
+
 _DECIMAL = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(?:h|hrs?|hours?)?\.?$")
 _HOURS_MINUTES = re.compile(
     r"^(\d+)\s*(?:h|hrs?|hours?|:)\s*(?:and\s+)?(\d{1,2})\s*(?:m|mins?|minutes?)?\.?$"

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from conversations.plan_writing import plan_timetable
 from conversations.questions import STEP_SHORT
-from conversations.timetable import GraduatedTimetable, hours_in_force, replan_from
+from conversations.timetable import GraduatedTimetable, hours_in_force, move_authorised_absence, replan_from
 from conversations.wording import capitalised, consultee_label, uk_date
 from rules import Case, Decision, evaluate, load_pack
 from rules.calendar import SchoolCalendar, calendar_for, end_of_calendar_weeks
@@ -531,10 +531,9 @@ def update_timetable(
     with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded, before = plan.version, plan.status
         summary, detail = "Timetable updated.", None
-        written = timetable
-        timetable = _keeping_what_reviews_changed(plan, timetable, case_changes)
-        if timetable.get("timetable") != written.get("timetable"):
-            summary = "Written plan updated; the timetable stays as a review re-planned it."
+        timetable, kept_because = _keeping_what_reviews_changed(plan, timetable, case_changes)
+        if kept_because:
+            summary = f"Written plan updated; {kept_because}."
         own_dates_before = _written_review_dates(plan.timetable_json)
         plan.timetable_json = dict(timetable)  # first: the reviews below follow its own review dates
         if case_changes:  # a change the policy cannot take raises, and the unit of work rolls back
@@ -676,21 +675,37 @@ TIMETABLE_FACTS: dict[str, str] = {
 
 
 def _keeping_what_reviews_changed(plan: Plan, timetable: Mapping[str, Any],
-                                  case_changes: Mapping[str, Any] | None) -> Mapping[str, Any]:
+                                  case_changes: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], str | None]:
     """The written timetable to store. Once a review has re-planned the timetable, the
     conversation that wrote the plan still holds it as first planned: the re-planned one stands,
-    and the facts it is worked out from are no longer changed from the conversation."""
+    and the facts it is worked out from are no longer changed from the conversation. Where the
+    pupil is when out of school, and with whom, still is: the re-planned sessions follow it.
+    With it, what the history says about the timetable kept (None: the conversation's stands)."""
     stored = plan.timetable_json or {}
     replanned_from = stored.get("replanned_from")
     if not replanned_from or not isinstance(stored.get("timetable"), dict):
-        return timetable
+        return timetable, None
     changed = [label for path, label in TIMETABLE_FACTS.items() if path in (case_changes or {})]
     if changed:
         raise PlanError(f"A review re-planned this timetable from {uk_date(date.fromisoformat(replanned_from))}, "
                         f"so its {' and '.join(changed)} can no longer be changed here. Record a review on the "
                         "plan's page to raise the hours or extend it; to change anything else, close the plan "
                         "and write a new one.")
-    return {**timetable, "timetable": stored["timetable"], "replanned_from": replanned_from}
+    reviewed = GraduatedTimetable.model_validate(stored["timetable"])
+    away = _away(timetable.get("written"))
+    moved = move_authorised_absence(reviewed, _away(stored.get("written")), away)
+    kept_because = "the timetable stays as a review re-planned it"
+    if moved is not reviewed:
+        kept_because += f", with the pupil out of school at {', with '.join(a for a in away if a)}"
+    return {**timetable, "timetable": moved.model_dump(mode="json"), "replanned_from": replanned_from}, kept_because
+
+
+def _away(written: Any) -> tuple[str | None, str | None]:
+    """Where, and with whom, a written plan has the pupil when not in school (as the interview
+    builds its timetable's C2 sessions)."""
+    written = written if isinstance(written, Mapping) else {}
+    return (written.get("where_when_not_in_school", "Home"),
+            written.get("with_whom_when_not_in_school", "Parent/carer"))
 
 
 def review_restart(case: Case, held_on: date) -> date:

@@ -545,6 +545,28 @@ def test_changing_the_own_review_dates_in_the_written_plan_moves_the_reviews_and
     assert reviews_due == {"2026-03-10", "2026-03-24"}
 
 
+def test_after_a_review_re_planned_the_timetable_a_new_place_out_of_school_reaches_its_sessions(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    plan = record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 13),
+                         hours_per_week=22, actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
+    reviewed = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
+    written = {"named_lead": "Ms Patel", "where_when_not_in_school": "Aunt's house",
+               "with_whom_when_not_in_school": "Aunt"}
+    plan = update_timetable(session_factory, plan.id, {"timetable": {}, "written": written},
+                            actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 17)))
+
+    after = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
+    assert {(s.location, s.with_whom) for s in after.away_sessions()} == {("Aunt's house", "Aunt")}
+    assert [(s.day, s.half, s.hours) for s in after.all_sessions()] == [
+        (s.day, s.half, s.hours) for s in reviewed.all_sessions()]
+    with UnitOfWork(session_factory) as uow:
+        summary = uow.plans.versions(plan.id)[-1].change_summary
+    assert summary == ("Written plan updated; the timetable stays as a review re-planned it, "
+                       "with the pupil out of school at Aunt's house, with Aunt.")
+
+
 def test_after_a_review_re_planned_the_timetable_the_conversation_changes_the_written_plan_but_not_the_timetable(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:

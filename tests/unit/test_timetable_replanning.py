@@ -14,6 +14,7 @@ from conversations.timetable import (
     build_graduated_timetable,
     hours_in_force,
     mark_off_site,
+    move_authorised_absence,
     replan_from,
 )
 
@@ -152,3 +153,18 @@ def test_a_re_plan_from_before_the_start_starts_at_the_new_hours() -> None:
     old = six_weeks(starting_hours=10.0)
     new = replan_from(old, MONDAY - timedelta(days=3), old.end, 15.0, weekdays)
     assert new.starting_hours == 15.0 and new.first_week.planned_hours == 15.0
+
+
+def test_a_new_usual_place_out_of_school_moves_the_c2_sessions_there_and_leaves_other_arrangements() -> None:
+    timetable = mark_off_site(six_weeks(), 2, "pm", "Riverside Tuition Centre", "Tutor")
+    timetable = mark_off_site(timetable, 4, "pm", "Grandparents' house", "Grandmother", register_code="C2")
+
+    moved = move_authorised_absence(timetable, ("Home", "Parent/carer"), ("Aunt's house", "Aunt"))
+
+    away = [(s.weekday, s.half, s.register_code, s.location, s.with_whom) for s in moved.away_sessions()]
+    assert {a[1:] for a in away if a[0] == 2 and a[1] == "pm"} == {("pm", "B", "Riverside Tuition Centre", "Tutor")}
+    assert {a[2:] for a in away if a[0] == 4 and a[1] == "pm"} == {("C2", "Grandparents' house", "Grandmother")}
+    others = {a[2:] for a in away if (a[0], a[1]) not in ((2, "pm"), (4, "pm"))}
+    assert others == {("C2", "Aunt's house", "Aunt")}
+    assert [s.in_school for s in moved.all_sessions()] == [s.in_school for s in timetable.all_sessions()]
+    assert move_authorised_absence(timetable, ("Home", "Parent/carer"), ("Home", "Parent/carer")) is timetable
