@@ -545,12 +545,17 @@ def test_changing_the_own_review_dates_in_the_written_plan_moves_the_reviews_and
     assert reviews_due == {"2026-03-10", "2026-03-24"}
 
 
+def _raised_to_22_hours_on_13_march(session_factory: sessionmaker[Session], staff: Staff) -> Plan:
+    """An active Derby City plan whose review on Friday 13 March re-planned it from the Monday."""
+    plan = _active_derby_plan(session_factory, staff)
+    return record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 13),
+                         hours_per_week=22, actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
+
+
 def test_after_a_review_re_planned_the_timetable_a_new_place_out_of_school_reaches_its_sessions(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
-    plan = _active_derby_plan(session_factory, staff)
-    plan = record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 13),
-                         hours_per_week=22, actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
+    plan = _raised_to_22_hours_on_13_march(session_factory, staff)
     reviewed = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
     written = {"named_lead": "Ms Patel", "where_when_not_in_school": "Aunt's house",
                "with_whom_when_not_in_school": "Aunt"}
@@ -570,9 +575,7 @@ def test_after_a_review_re_planned_the_timetable_a_new_place_out_of_school_reach
 def test_after_a_review_re_planned_the_timetable_the_conversation_changes_the_written_plan_but_not_the_timetable(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
-    plan = _active_derby_plan(session_factory, staff)
-    plan = record_review(session_factory, plan.id, outcome="increase_hours", held_on=date(2026, 3, 13),
-                         hours_per_week=22, actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
+    plan = _raised_to_22_hours_on_13_march(session_factory, staff)
     reviewed = plan.timetable_json["timetable"]
     as_first_planned = {"timetable": {"weeks": "as the conversation built it"},
                         "written": {"named_lead": "Ms Patel", "review_dates": ["2026-03-13", "2026-03-27"]}}
