@@ -306,9 +306,8 @@ def plan_timetable(stored: Mapping[str, Any] | None, case: Case | None,
     """A saved plan's graduated timetable: the one stored with it (``stored`` is the plan's
     ``timetable_json``), or, for a plan saved without one, one worked out from its case (start,
     end, hours, the school's closures) rising steadily to full time. None without the dates."""
-    data = stored or {}
-    kept = data.get("timetable") if isinstance(data.get("timetable"), dict) else (data if "weeks" in data else None)
-    if kept:
+    kept = (stored or {}).get("timetable")
+    if isinstance(kept, dict) and kept:
         try:
             return GraduatedTimetable.model_validate(kept)
         except ValidationError:

@@ -448,7 +448,7 @@ def create_plan(
         plan = Plan(
             school_id=school_id, pupil_id=pupil_id, policy_id=parsed.policy,
             lead_user_id=lead_user_id if lead_user_id is not None else actor_user_id,
-            timetable_json=dict(timetable) if timetable is not None else None,
+            timetable_json=_written_timetable(timetable) if timetable is not None else None,
             created_at=now, updated_at=now, version=1,
         )
         _take_decision(plan, parsed, decision)
@@ -457,6 +457,15 @@ def create_plan(
         unit.plans.add_new(plan, rows)
         unit.commit()
         return plan
+
+
+def _written_timetable(timetable: Mapping[str, Any]) -> dict[str, Any]:
+    """A plan's ``timetable_json``: the timetable under ``"timetable"`` and the written plan
+    under ``"written"``. A bare timetable (its weeks at the top) is refused: migration 0011 wrapped
+    the last of those."""
+    if "weeks" in timetable:
+        raise PlanError('A plan\'s timetable is stored as {"timetable": …, "written": …}, not bare.')
+    return dict(timetable)
 
 
 def get_plan(uow: UowLike, plan_id: int) -> Plan:
@@ -535,7 +544,7 @@ def update_timetable(
         if kept_because:
             summary = f"Written plan updated; {kept_because}."
         own_dates_before = _written_review_dates(plan.timetable_json)
-        plan.timetable_json = dict(timetable)  # first: the reviews below follow its own review dates
+        plan.timetable_json = _written_timetable(timetable)  # first: the reviews below follow its review dates
         if case_changes:  # a change the policy cannot take raises, and the unit of work rolls back
             decision = _reevaluate(unit, plan, case_changes, now)
             summary = (f"Timetable updated; changed in the conversation: {', '.join(case_changes)}; "
@@ -733,9 +742,7 @@ def _replan(plan: Plan, timetable: GraduatedTimetable, restart: date, hours_per_
         return " The timetable was not re-planned: its last school day has passed."
     starting = hours_per_week if hours_per_week is not None else hours_in_force(timetable, restart)
     replanned = replan_from(timetable, restart, end, starting, calendar_for(case).is_school_day)
-    stored = plan.timetable_json or {}
-    kept = {k: v for k, v in stored.items() if k != "timetable"} if "weeks" not in stored else {}
-    plan.timetable_json = {**kept, "timetable": replanned.model_dump(mode="json"),
+    plan.timetable_json = {**(plan.timetable_json or {}), "timetable": replanned.model_dump(mode="json"),
                            "replanned_from": restart.isoformat()}
     return (f" Timetable re-planned from {restart.isoformat()}: {_hours(starting)} a week, "
             f"rising to full time ({_hours(replanned.full_time_hours)}) by {end.isoformat()}.")

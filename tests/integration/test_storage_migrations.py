@@ -173,6 +173,41 @@ def test_existing_conversations_take_the_school_their_creation_was_audited_with(
     assert schools == {"c-oak": school_id, "c-none": None}
 
 
+def _plan_row(connection: Connection, school_id: int, **columns: Any) -> None:
+    """A plan (and its pupil) in a database at an older revision, by hand."""
+    from sqlalchemy import text
+
+    connection.execute(text("INSERT INTO pupils (first_name, last_name, school_id) VALUES ('Jo', 'Smith', :s)"),
+                       {"s": school_id})
+    pupil_id = connection.execute(text("SELECT max(id) FROM pupils")).scalar()
+    values = {"status": "active", "closed_at": None, "timetable_json": None, **columns}
+    connection.execute(text(
+        "INSERT INTO plans (school_id, pupil_id, policy_id, status, case_json, version, extended_beyond_maximum, "
+        "created_at, updated_at, closed_at, timetable_json) VALUES (:school, :pupil, 'derby-city', :status, '{}', "
+        "1, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :closed_at, :timetable_json)"),
+        {"school": school_id, "pupil": pupil_id, **values})
+
+
+def test_a_timetable_stored_bare_is_wrapped_and_others_are_left_as_they_are(db_url: str, engine: Engine) -> None:
+    """0011 stores every plan's timetable as {"timetable": …}."""
+    from sqlalchemy import text
+
+    bare = {"start": "2026-01-12", "weeks": [{"week_beginning": "2026-01-12"}]}
+    wrapped = {"timetable": bare, "written": {"named_lead": "Ms Patel"}}
+    downgrade(db_url, "0010")
+    engine.dispose()
+    with engine.begin() as connection:
+        school_id = _oak_primary(connection)
+        for stored in (bare, wrapped, None):
+            _plan_row(connection, school_id, timetable_json=json.dumps(stored) if stored else None)
+    upgrade(db_url)
+    engine.dispose()
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT timetable_json FROM plans ORDER BY id")).scalars().all()
+    as_read = [json.loads(row) if isinstance(row, str) else row for row in rows]
+    assert as_read == [{"timetable": bare}, wrapped, None]
+
+
 def test_existing_closed_plans_take_the_day_their_closure_was_recorded(db_url: str, engine: Engine) -> None:
     """0010 gives each closed plan a closure day: the day ``closed_at`` records."""
     from sqlalchemy import text
@@ -181,15 +216,8 @@ def test_existing_closed_plans_take_the_day_their_closure_was_recorded(db_url: s
     engine.dispose()
     with engine.begin() as connection:
         school_id = _oak_primary(connection)
-        connection.execute(text("INSERT INTO pupils (first_name, last_name, school_id) VALUES ('Jo', 'Smith', :s)"),
-                           {"s": school_id})
-        pupil_id = connection.execute(text("SELECT id FROM pupils")).scalar()
         for status, closed_at in (("closed", "2026-11-27 16:45:00+00:00"), ("active", None)):
-            connection.execute(text(
-                "INSERT INTO plans (school_id, pupil_id, policy_id, status, case_json, version, "
-                "extended_beyond_maximum, created_at, updated_at, closed_at) VALUES (:school, :pupil, "
-                "'derby-city', :status, '{}', 1, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :closed_at)"),
-                {"school": school_id, "pupil": pupil_id, "status": status, "closed_at": closed_at})
+            _plan_row(connection, school_id, status=status, closed_at=closed_at)
     upgrade(db_url)
     engine.dispose()
     with engine.connect() as connection:

@@ -586,3 +586,15 @@ def test_after_a_review_re_planned_the_timetable_the_conversation_changes_the_wr
                                         "no longer be changed here"):
         update_timetable(session_factory, plan.id, as_first_planned, actor_user_id=staff.lead_id, now=NOW,
                          case_changes={"plan.end_date": "2026-04-03"})
+
+
+def test_a_timetable_given_bare_is_refused_so_every_plan_stores_one_shape(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _new_plan(session_factory, staff)
+    bare = {"start": "2026-03-02", "weeks": []}
+    with pytest.raises(PlanError, match="not bare"):
+        create_plan(session_factory, case=copy.deepcopy(DERBY_CASE), school_id=staff.school_id,
+                    pupil=PupilDetails("Sam", "Jones"), actor_user_id=staff.lead_id, timetable=bare, now=NOW)
+    with pytest.raises(PlanError, match="not bare"):
+        update_timetable(session_factory, plan.id, bare, actor_user_id=staff.lead_id, now=NOW)
