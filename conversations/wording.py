@@ -16,6 +16,13 @@ def uk_date(value: date | str) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+def long_date(value: date | str) -> str:
+    """A date as the plan page and the plan's history write it: "4 Dec 2026" (the chat keeps
+    dd/mm/yyyy, the form its answers are typed in)."""
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{day.day} {day:%b %Y}"
+
+
 def capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 

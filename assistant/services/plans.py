@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from conversations.plan_writing import plan_timetable
 from conversations.questions import STEP_SHORT
 from conversations.timetable import GraduatedTimetable, hours_in_force, move_authorised_absence, replan_from
-from conversations.wording import capitalised, consultee_label, uk_date
+from conversations.wording import capitalised, consultee_label, long_date
 from rules import Case, Decision, evaluate, load_pack
 from rules.calendar import SchoolCalendar, calendar_for, end_of_calendar_weeks
 from rules.packs import Pack
@@ -633,9 +633,9 @@ def record_review(
                                    subjects=[review.due_on.isoformat()], now=now)
 
         change: dict[str, Any] = {}
-        summary = f"Review held on {held_on.isoformat()}: {outcome.replace('_', ' ')}."
+        summary = f"Review held on {long_date(held_on)}: {outcome.replace('_', ' ')}."
         if stands_for is None and scheduled:
-            summary += f" An extra review: the one due {min(scheduled)} stays."
+            summary += f" An extra review: the one due {long_date(min(scheduled))} stays."
         # The timetable as it stands, to re-plan from the first school day after the review
         # (only a raise or an extension changes it).
         replanning = outcome in _RAISES | _EXTENDS
@@ -647,7 +647,7 @@ def record_review(
                 raise PlanError("Give the new number of hours per week.")
             if current is not None and hours_per_week <= current:
                 raise PlanError(f"The new hours ({hours_per_week:g}) must be more than the "
-                                f"{current:g} hours a week the timetable has from {uk_date(restart)}.")
+                                f"{current:g} hours a week the timetable has from {long_date(restart)}.")
             change["plan.hours_per_week"] = hours_per_week
             summary += f" Hours per week {_hours(current)} → {_hours(hours_per_week)}."
         if outcome in _EXTENDS:
@@ -657,10 +657,11 @@ def record_review(
             change["plan.end_date"] = new_end_date.isoformat()
             if plan.latest_end_date is not None and new_end_date > plan.latest_end_date:
                 plan.extended_beyond_maximum = True
-                summary += (f" Extended past the policy maximum ({plan.latest_end_date}) "
-                            f"to {new_end_date}: {rationale}")
+                summary += (f" Extended past the policy maximum ({long_date(plan.latest_end_date)}) "
+                            f"to {long_date(new_end_date)}: {_sentence(rationale)}")
             else:
-                summary += f" End date {plan.end_date} → {new_end_date}: {rationale}"
+                summary += (f" End date {_day_or_none(plan.end_date)} → {long_date(new_end_date)}: "
+                            f"{_sentence(rationale)}")
 
         if outcome == "end":
             decision = current_decision(plan) or evaluate(case)
@@ -696,7 +697,7 @@ def _keeping_what_reviews_changed(plan: Plan, timetable: Mapping[str, Any],
         return timetable, None
     changed = [label for path, label in TIMETABLE_FACTS.items() if path in (case_changes or {})]
     if changed:
-        raise PlanError(f"A review re-planned this timetable from {uk_date(date.fromisoformat(replanned_from))}, "
+        raise PlanError(f"A review re-planned this timetable from {long_date(date.fromisoformat(replanned_from))}, "
                         f"so its {' and '.join(changed)} can no longer be changed here. Record a review on the "
                         "plan's page to raise the hours or extend it; to change anything else, close the plan "
                         "and write a new one.")
@@ -744,8 +745,18 @@ def _replan(plan: Plan, timetable: GraduatedTimetable, restart: date, hours_per_
     replanned = replan_from(timetable, restart, end, starting, calendar_for(case).is_school_day)
     plan.timetable_json = {**(plan.timetable_json or {}), "timetable": replanned.model_dump(mode="json"),
                            "replanned_from": restart.isoformat()}
-    return (f" Timetable re-planned from {restart.isoformat()}: {_hours(starting)} a week, "
-            f"rising to full time ({_hours(replanned.full_time_hours)}) by {end.isoformat()}.")
+    return (f" Timetable re-planned from {long_date(restart)}: {_hours(starting)} a week, "
+            f"rising to full time ({_hours(replanned.full_time_hours)}) by {long_date(end)}.")
+
+
+def _sentence(text: str | None) -> str:
+    """Typed text as a sentence in the history, which goes on after it."""
+    text = (text or "").strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _day_or_none(value: date | None) -> str:
+    return long_date(value) if value is not None else "not set"
 
 
 def _hours(value: float | None) -> str:
@@ -764,7 +775,7 @@ def _check_extension(plan: Plan, pack: Pack, new_end_date: date | None, rational
     if new_end_date is None:
         raise PlanError("Give the new end date for the extension.")
     if plan.end_date is not None and new_end_date <= plan.end_date:
-        raise PlanError(f"The new end date must be after the current one ({plan.end_date}).")
+        raise PlanError(f"The new end date must be after the current one ({long_date(plan.end_date)}).")
     if not (rationale and rationale.strip()):
         raise PlanError("Record why the timetable is being extended (the rationale).")
     if parent_agreed is not True:
@@ -772,15 +783,15 @@ def _check_extension(plan: Plan, pack: Pack, new_end_date: date | None, rational
     beyond = plan.latest_end_date is not None and new_end_date > plan.latest_end_date
     if beyond and pack.extension is None and pack.escalation is None:
         raise PlanError(f"{pack.title} does not allow a timetable past "
-                        f"{plan.latest_end_date}; consider a different intervention.")
+                        f"{long_date(plan.latest_end_date)}; consider a different intervention.")
 
 
 def _not_ahead(what: str, day: date, now: datetime) -> None:
     """What happened is recorded once it has: a review held, or a plan closed, next week is
     an appointment, and closing a plan ahead would stop its reminders while it still runs."""
     if day > _today(now):
-        raise PlanError(f"{what} is recorded on or after the day it happens: {uk_date(day)} is "
-                        f"after today ({uk_date(_today(now))}).")
+        raise PlanError(f"{what} is recorded on or after the day it happens: {long_date(day)} is "
+                        f"after today ({long_date(_today(now))}).")
 
 
 def _close(unit: UnitOfWork, plan: Plan, decision: Decision, *, route: str, closed_on: date,
@@ -818,7 +829,8 @@ def close_plan(
         decision = current_decision(plan) or evaluate(Case.model_validate(plan.case_json))
         _close(unit, plan, decision, route=route, closed_on=closed_on, now=now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,
-               summary=f"Plan closed on {closed_on.isoformat()}: {route}." + (f" {note}" if note else ""))
+               summary=f"Plan closed on {long_date(closed_on)}: {CLOSURE_ROUTES[route].lower()}."
+               + (f" {note}" if note else ""))
     return plan
 
 

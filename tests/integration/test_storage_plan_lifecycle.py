@@ -231,7 +231,7 @@ def test_a_review_that_raises_the_hours_stores_the_timetable_re_planned_from_the
         latest = uow.plans.versions(plan.id)[-1]
     assert latest.snapshot_json["timetable"] == plan.timetable_json
     # Held on a Friday: the new hours start on the Monday.
-    assert "Timetable re-planned from 2026-03-16: 22 h a week" in latest.change_summary
+    assert "Timetable re-planned from 16 Mar 2026: 22 h a week" in latest.change_summary
 
 
 def test_an_extension_stretches_the_stored_timetable_to_the_new_end_date(
@@ -271,7 +271,7 @@ def test_one_review_may_raise_the_hours_and_extend_the_plan_re_planning_the_time
     assert [(r.outcome, r.hours_per_week, r.new_end_date) for r in held] == [
         ("increase_and_extend", 22, date(2026, 4, 10))]
     assert summary.count("Timetable re-planned") == 1
-    assert "Hours per week" in summary and "→ 2026-04-10" in summary
+    assert "Hours per week" in summary and "→ 10 Apr 2026: Anxiety about the move. Timetable re-planned" in summary
 
 
 def test_a_review_refuses_hours_or_an_end_date_given_for_another_outcome(
@@ -338,7 +338,7 @@ def test_a_review_held_well_before_the_next_one_is_an_extra_review_and_the_next_
         (date(2026, 3, 13), None), (date(2026, 3, 27), None), (None, date(2026, 3, 4))]
     assert _reminders(session_factory, plan.id)[f"plan:{plan.id}:review_due:2026-03-13"].status == "pending"
     with UnitOfWork(session_factory) as uow:
-        assert "An extra review: the one due 2026-03-13 stays." in uow.plans.versions(plan.id)[-1].change_summary
+        assert "An extra review: the one due 13 Mar 2026 stays." in uow.plans.versions(plan.id)[-1].change_summary
     # Brought forward by a few days, the next review is the one held.
     record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 3, 10),
                   actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 10)))
@@ -443,7 +443,7 @@ def test_a_plan_is_closed_on_the_day_given_and_not_ahead_of_it(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
     plan = _active_derby_plan(session_factory, staff)
-    with pytest.raises(PlanError, match=r"27/02/2026 is after today \(20/02/2026\)"):
+    with pytest.raises(PlanError, match=r"27 Feb 2026 is after today \(20 Feb 2026\)"):
         close_plan(session_factory, plan.id, route="returned_full_time", actor_user_id=staff.dsl_id,
                    closed_on=date(2026, 2, 27), now=NOW)
     with pytest.raises(PlanError, match="A review is recorded on or after the day it happens"):
@@ -453,7 +453,8 @@ def test_a_plan_is_closed_on_the_day_given_and_not_ahead_of_it(
                       closed_on=date(2026, 2, 18), now=NOW)
     assert (plan.closed_on, plan.closed_at) == (date(2026, 2, 18), NOW)
     with UnitOfWork(session_factory) as uow:
-        assert uow.plans.versions(plan.id)[-1].change_summary.startswith("Plan closed on 2026-02-18")
+        summary = uow.plans.versions(plan.id)[-1].change_summary
+    assert summary == "Plan closed on 18 Feb 2026: returned to full-time education."
 
 
 def test_acknowledging_a_sent_reminder_stops_it_escalating(
@@ -582,7 +583,7 @@ def test_after_a_review_re_planned_the_timetable_the_conversation_changes_the_wr
     plan = update_timetable(session_factory, plan.id, as_first_planned, actor_user_id=staff.lead_id, now=NOW)
     assert plan.timetable_json == {"timetable": reviewed, "written": as_first_planned["written"],
                                    "replanned_from": "2026-03-16"}
-    with pytest.raises(PlanError, match="A review re-planned this timetable from 16/03/2026, so its end date can "
+    with pytest.raises(PlanError, match="A review re-planned this timetable from 16 Mar 2026, so its end date can "
                                         "no longer be changed here"):
         update_timetable(session_factory, plan.id, as_first_planned, actor_user_id=staff.lead_id, now=NOW,
                          case_changes={"plan.end_date": "2026-04-03"})
