@@ -13,6 +13,7 @@ bank holiday or INSET day may show fewer hours than its pattern.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Literal
@@ -312,15 +313,12 @@ def replan_from(
             f"nothing is left to re-plan: {restart.isoformat()} is after the end date {end.isoformat()}"
         )
     restart = max(restart, timetable.start)
-    usual_away = next(
-        (s for s in timetable.away_sessions() if s.register_code == "C2"),
-        next(timetable.away_sessions(), None),
-    )
+    usual_away = usual_authorised_absence(timetable) or next(
+        ((s.location, s.with_whom) for s in timetable.away_sessions()), (None, "Parent/carer"))
     new = build_graduated_timetable(
         restart, end, min(starting_hours, timetable.full_time_hours), timetable.full_time_hours,
         is_school_day, timetable.session_hours, pattern=timetable.pattern,
-        away_location=(usual_away.location if usual_away else None) or "Home",
-        away_with_whom=usual_away.with_whom if usual_away else "Parent/carer",
+        away_location=usual_away[0] or "Home", away_with_whom=usual_away[1],
     )
     away_by_slot = {(s.weekday, s.half): s for s in timetable.away_sessions() if s.day < restart}
     new_weeks = [_away_as_before(week, away_by_slot) for week in new.weeks]
@@ -421,22 +419,31 @@ def mark_off_site(
     return timetable.model_copy(update={"weeks": tuple(weeks)})
 
 
+def usual_authorised_absence(timetable: GraduatedTimetable) -> tuple[str | None, str | None] | None:
+    """Where, and with whom, the pupil usually is in the timetable's C2 sessions: the arrangement
+    most of them have (None without any)."""
+    arrangements = Counter((s.location, s.with_whom) for s in timetable.away_sessions() if s.register_code == "C2")
+    return arrangements.most_common(1)[0][0] if arrangements else None
+
+
 def move_authorised_absence(
     timetable: GraduatedTimetable,
-    before: tuple[str | None, str | None],
     after: tuple[str | None, str | None],
+    from_day: date,
 ) -> GraduatedTimetable:
-    """The timetable with its C2 sessions that were at ``before`` (place, with whom) now at
-    ``after``: the plan's usual arrangement out of school changed. B sessions (approved off-site
-    education) and C2 sessions placed elsewhere one by one are arrangements of their own, and
-    stay."""
-    if before == after:
+    """The timetable with its usual C2 arrangement (:func:`usual_authorised_absence`) moved to
+    ``after`` (place, with whom) from ``from_day`` on: the plan's usual arrangement out of school
+    changed. Days before stay as they were; B sessions (approved off-site education) and C2
+    sessions placed elsewhere one by one are arrangements of their own, and stay too."""
+    before = usual_authorised_absence(timetable)
+    if before is None or before == after:
         return timetable
     location, with_whom = after
     weeks = tuple(
         week.model_copy(update={"sessions": tuple(
             session.model_copy(update={"location": location, "with_whom": with_whom})
-            if session.register_code == "C2" and (session.location, session.with_whom) == before
+            if (session.register_code == "C2" and session.day >= from_day
+                and (session.location, session.with_whom) == before)
             else session
             for session in week.sessions
         )})

@@ -34,11 +34,13 @@ def feed_ics(plans: Iterable[PlanDocumentData], *, name: str = "Part-time timeta
 
 def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
     """All-day events: the start, each review (with a reminder the day before) and the end.
-    A closed plan ends on the day it closed, without a reminder, and has no events after it."""
+    A plan closed before its end date ends on the day it closed, without a reminder, and has no
+    events after it; one closed on or after its end date ended as planned."""
     who = _who(data, redact)
     school = data.school_name
     events = []
-    if data.closed_on is None or data.start_date <= data.closed_on:
+    closed_early = data.closed_on if data.closed_on is not None and data.closed_on < data.end_date else None
+    if closed_early is None or data.start_date <= closed_early:
         events.append(_event(
             data, "start", data.start_date,
             f"Part-time timetable starts: {who}",
@@ -46,7 +48,7 @@ def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
             f"{fmt_hours(data.starting_hours)} a week. Named lead: {data.named_lead}.",
             alarm=False,
         ))
-    review_dates = sorted({day for day in data.review_dates if data.closed_on is None or day <= data.closed_on})
+    review_dates = sorted({day for day in data.review_dates if closed_early is None or day <= closed_early})
     total = len(review_dates)
     for number, day in enumerate(review_dates, start=1):
         events.append(_event(
@@ -57,12 +59,12 @@ def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
             f"Plan ends {data.end_date.strftime('%d/%m/%Y')}.",
             alarm=True,
         ))
-    if data.closed_on is not None:
+    if closed_early is not None:
         # The same UID as the planned end: a calendar that has the plan moves its end event.
         events.append(_event(
-            data, "end", data.closed_on,
+            data, "end", closed_early,
             f"Part-time timetable closed: {who}",
-            f"{who}'s part-time timetable at {school} closed on {data.closed_on.strftime('%d/%m/%Y')}"
+            f"{who}'s part-time timetable at {school} closed on {closed_early.strftime('%d/%m/%Y')}"
             + (f": {data.closure}." if data.closure else "."),
             alarm=False,
         ))

@@ -61,6 +61,8 @@ class PlanFacts:
     latest_end_date: date | None
     escalation_advice: str = ""
     la_notification_advice: dict[str, str] = field(default_factory=dict)
+    #: A closed plan's last day under the timetable (for the LA's closure notification).
+    closed_on: date | None = None
 
 
 def pupil_label(first_name: str, last_name: str) -> str:
@@ -108,8 +110,9 @@ def render(
         which = subject.split(":", 1)[0]
         advice = facts.la_notification_advice.get(which, "")
         title = f"Notify the local authority ({which}): {facts.pupil_label}"
+        closed = f" It closed on {_day(facts.closed_on)}." if which == "closure" and facts.closed_on else ""
         body = (f"The local authority needs the {which} notification for the part-time "
-                f"timetable of {who}. {advice}").strip()
+                f"timetable of {who}.{closed} {advice}").strip()
     elif kind == "agreement_missing":
         role = subject.replace("_", " ")
         title = f"Agreement still missing ({role}): {facts.pupil_label}"

@@ -285,6 +285,7 @@ class _Contexts:
                 latest_end_date=plan.latest_end_date,
                 escalation_advice=_escalation_advice(plan.policy_id),
                 la_notification_advice=advice,
+                closed_on=plan.closed_on,
             )
         return self._facts[plan.id]
 

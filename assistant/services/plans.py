@@ -540,7 +540,7 @@ def update_timetable(
     with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded, before = plan.version, plan.status
         summary, detail = "Timetable updated.", None
-        timetable, kept_because = _keeping_what_reviews_changed(plan, timetable, case_changes)
+        timetable, kept_because = _keeping_what_reviews_changed(plan, timetable, case_changes, _today(now))
         if kept_because:
             summary = f"Written plan updated; {kept_because}."
         own_dates_before = _written_review_dates(plan.timetable_json)
@@ -684,13 +684,14 @@ TIMETABLE_FACTS: dict[str, str] = {
 }
 
 
-def _keeping_what_reviews_changed(plan: Plan, timetable: Mapping[str, Any],
-                                  case_changes: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], str | None]:
+def _keeping_what_reviews_changed(plan: Plan, timetable: Mapping[str, Any], case_changes: Mapping[str, Any] | None,
+                                  from_day: date) -> tuple[Mapping[str, Any], str | None]:
     """The written timetable to store. Once a review has re-planned the timetable, the
     conversation that wrote the plan still holds it as first planned: the re-planned one stands,
     and the facts it is worked out from are no longer changed from the conversation. Where the
-    pupil is when out of school, and with whom, still is: the re-planned sessions follow it.
-    With it, what the history says about the timetable kept (None: the conversation's stands)."""
+    pupil is when out of school, and with whom, still is: the re-planned sessions follow it from
+    ``from_day``. With it, what the history says about the timetable kept (None: the
+    conversation's stands)."""
     stored = plan.timetable_json or {}
     replanned_from = stored.get("replanned_from")
     if not replanned_from or not isinstance(stored.get("timetable"), dict):
@@ -701,13 +702,21 @@ def _keeping_what_reviews_changed(plan: Plan, timetable: Mapping[str, Any],
                         f"so its {' and '.join(changed)} can no longer be changed here. Record a review on the "
                         "plan's page to raise the hours or extend it; to change anything else, close the plan "
                         "and write a new one.")
-    reviewed = GraduatedTimetable.model_validate(stored["timetable"])
-    away = _away(timetable.get("written"))
-    moved = move_authorised_absence(reviewed, _away(stored.get("written")), away)
+    kept = {**timetable, "timetable": stored["timetable"], "replanned_from": replanned_from}
     kept_because = "the timetable stays as a review re-planned it"
-    if moved is not reviewed:
-        kept_because += f", with the pupil out of school at {', with '.join(a for a in away if a)}"
-    return {**timetable, "timetable": moved.model_dump(mode="json"), "replanned_from": replanned_from}, kept_because
+    away = _away(timetable.get("written"))
+    if away == _away(stored.get("written")):
+        return kept, kept_because
+    try:
+        reviewed = GraduatedTimetable.model_validate(stored["timetable"])
+    except ValidationError:  # kept as stored, as plan_timetable would fall back on its own
+        return kept, kept_because
+    moved = move_authorised_absence(reviewed, away, from_day)
+    if moved == reviewed:
+        return kept, kept_because
+    return ({**kept, "timetable": moved.model_dump(mode="json")},
+            f"{kept_because}, with the pupil out of school at {', with '.join(a for a in away if a)} "
+            f"from {long_date(from_day)}")
 
 
 def _away(written: Any) -> tuple[str | None, str | None]:
@@ -826,6 +835,10 @@ def close_plan(
     _not_ahead("A closure", closed_on, now)
     with _changing(uow, plan_id, expected_version) as (unit, plan):
         loaded = plan.version
+        last_review = max((r.held_on for r in unit.plans.reviews(plan.id) if r.held_on is not None), default=None)
+        if last_review is not None and closed_on < last_review:
+            raise PlanError(f"A review was held on {long_date(last_review)}, after {long_date(closed_on)}: "
+                            "a plan closes on or after its last review.")
         decision = current_decision(plan) or evaluate(Case.model_validate(plan.case_json))
         _close(unit, plan, decision, route=route, closed_on=closed_on, now=now)
         _write(unit, plan, loaded_version=loaded, actor_user_id=actor_user_id, now=now,

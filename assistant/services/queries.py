@@ -101,12 +101,19 @@ def _circumstances(plan: Plan) -> tuple[str, ...]:
     return tuple(name for name, value in facts.items() if value is True)
 
 
+def _last_day(plan: Plan) -> date | None:
+    """The plan's last day under the timetable: its end date, or the day it closed if earlier."""
+    if plan.status == "closed" and plan.closed_on is not None:
+        return min(plan.closed_on, plan.end_date) if plan.end_date is not None else plan.closed_on
+    return plan.end_date
+
+
 def _over(plan: Plan, query: TimetableQuery) -> bool:
     today = query.today
     if query.over_weeks is not None:
         if plan.start_date is None:
             return False
-        end = plan.end_date or today
+        end = _last_day(plan) or today
         return (end - plan.start_date) > timedelta(weeks=query.over_weeks)
     if plan.extended_beyond_maximum:
         return True
@@ -117,7 +124,7 @@ def _over(plan: Plan, query: TimetableQuery) -> bool:
 
 def _matches(plan: Plan, query: TimetableQuery, reviews: Sequence[Review]) -> bool:
     case = plan.case_json or {}
-    if query.ending_within and not query.ending_within.contains(plan.end_date):
+    if query.ending_within and not query.ending_within.contains(_last_day(plan)):
         return False
     pending = [r.due_on for r in reviews if r.held_on is None and r.due_on is not None]
     if query.review_overdue and not any(d < query.today for d in pending):

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from assistant.documents.data import CIRCUMSTANCE_LABELS, TIMETABLE_REASON_LABELS
 from assistant.services import auth
+from assistant.services.plans import CLOSURE_ROUTES
 from assistant.web.audit import record_plan_access
 from assistant.web.plan_views import STATUSES, PlanSummary, filter_plans, la_for, list_plans
 from assistant.web.runtime import db, require_user, today
@@ -22,7 +23,7 @@ bp = Blueprint("la", __name__, url_prefix="/la")
 CSV_COLUMNS = (
     "plan_id", "school", "pupil", "upn", "year_group", "status", "outcome", "start_date", "end_date",
     "latest_end_date", "hours_per_week", "full_time_hours", "percent_of_full_time", "over_maximum",
-    "next_review", "review_overdue", "circumstances", "reasons", "agreements_missing",
+    "next_review", "review_overdue", "circumstances", "reasons", "agreements_missing", "closed_on", "how_it_ended",
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -85,6 +86,7 @@ def export() -> ResponseReturnValue:
             "; ".join(CIRCUMSTANCE_LABELS.get(c, c) for c in p.circumstances),
             "; ".join(TIMETABLE_REASON_LABELS.get(r, r) for r in p.reasons),
             "; ".join(consultee_label(role) for role in p.agreements_missing),
+            p.closed_on, CLOSURE_ROUTES.get(p.closure_route or "", p.closure_route or ""),
         ))
     record_plan_access(session, user, plans, action="export", via="web:la-csv")
     session.commit()

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
 
-from storage.models import AuditLog, School
+from assistant.services.plans import close_plan
+from assistant.services.queries import run_timetable_query
+from conversations.queries import DateWindow, TimetableQuery
+from storage.models import AuditLog, Plan, School, User
 
 from .conftest import ADMIN, DERBY_EWO, DERBY_LA_OFFICER, DERBYSHIRE_EWO, OAK_STAFF, World, signed_in
 
@@ -62,6 +67,24 @@ def test_the_la_csv_export_lists_the_filtered_timetables(web: World) -> None:
     with web.session() as session:
         exports = session.exec(select(AuditLog).where(AuditLog.action == "export")).all()
     assert any(r.detail_json and r.detail_json["via"] == "web:la-csv" for r in exports)
+
+
+def test_a_plan_closed_part_way_is_listed_and_queried_by_the_day_it_closed(web: World, make_plan: Callable[..., int]
+                                                                            ) -> None:
+    plan_id = make_plan("active")
+    with web.session() as session:
+        ewo = session.exec(select(User).where(User.email == DERBY_EWO)).one()
+        plan = session.get(Plan, plan_id)
+        assert plan is not None and plan.end_date is not None and plan.end_date > date.today() + timedelta(days=7)
+    close_plan(web.session, plan_id, route="left_school", actor_user_id=None)
+
+    client, _ = signed_in(web.app, DERBY_EWO)
+    rows = list(csv.DictReader(io.StringIO(client.get("/la/export.csv?status=closed").get_data(as_text=True))))
+    row = next(r for r in rows if r["plan_id"] == str(plan_id))
+    assert (row["closed_on"], row["how_it_ended"]) == (date.today().isoformat(), "Left the school")
+    ending = run_timetable_query(web.session, ewo, TimetableQuery(status="any", ending_within=DateWindow(
+        start=date.today(), end=date.today(), label="today"), today=date.today()), base_url="http://test")
+    assert plan_id in {r.plan_id for r in ending.rows}
 
 
 def test_school_staff_may_not_open_the_la_view(web: World) -> None:

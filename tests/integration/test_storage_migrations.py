@@ -209,18 +209,18 @@ def test_a_timetable_stored_bare_is_wrapped_and_others_are_left_as_they_are(db_u
 
 
 def test_existing_closed_plans_take_the_day_their_closure_was_recorded(db_url: str, engine: Engine) -> None:
-    """0010 gives each closed plan a closure day: the day ``closed_at`` records."""
+    """0010 gives each closed plan a closure day: the day ``closed_at`` records, in London."""
     from sqlalchemy import text
 
     downgrade(db_url, "0009")
     engine.dispose()
     with engine.begin() as connection:
         school_id = _oak_primary(connection)
-        for status, closed_at in (("closed", "2026-11-27 16:45:00+00:00"), ("active", None)):
+        for status, closed_at in (("closed", "2026-11-27 16:45:00+00:00"), ("active", None),
+                                  ("closed", "2026-06-26 23:30:00+00:00")):  # 00:30 in London, summer time
             _plan_row(connection, school_id, status=status, closed_at=closed_at)
     upgrade(db_url)
     engine.dispose()
     with engine.connect() as connection:
-        closed_on = dict(connection.execute(text("SELECT status, closed_on FROM plans")).all())
-    assert {status: str(day) if day else None for status, day in closed_on.items()} == {
-        "closed": "2026-11-27", "active": None}
+        closed_on = connection.execute(text("SELECT closed_on FROM plans ORDER BY id")).scalars().all()
+    assert [str(day) if day else None for day in closed_on] == ["2026-11-27", None, "2026-06-27"]

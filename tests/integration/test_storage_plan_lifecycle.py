@@ -439,7 +439,7 @@ def test_closing_a_plan_stops_its_reminders(
     assert plan.closed_on == NOW.date()
 
 
-def test_a_plan_is_closed_on_the_day_given_and_not_ahead_of_it(
+def test_a_plan_is_closed_on_the_day_given_not_ahead_of_it_nor_before_its_last_review(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
     plan = _active_derby_plan(session_factory, staff)
@@ -449,6 +449,11 @@ def test_a_plan_is_closed_on_the_day_given_and_not_ahead_of_it(
     with pytest.raises(PlanError, match="A review is recorded on or after the day it happens"):
         record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 2, 27),
                       actor_user_id=staff.lead_id, now=NOW)
+    record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 2, 16),
+                  actor_user_id=staff.lead_id, now=NOW)
+    with pytest.raises(PlanError, match="A review was held on 16 Feb 2026, after 13 Feb 2026"):
+        close_plan(session_factory, plan.id, route="returned_full_time", actor_user_id=staff.dsl_id,
+                   closed_on=date(2026, 2, 13), now=NOW)
     plan = close_plan(session_factory, plan.id, route="returned_full_time", actor_user_id=staff.dsl_id,
                       closed_on=date(2026, 2, 18), now=NOW)
     assert (plan.closed_on, plan.closed_at) == (date(2026, 2, 18), NOW)
@@ -556,7 +561,10 @@ def _raised_to_22_hours_on_13_march(session_factory: sessionmaker[Session], staf
 def test_after_a_review_re_planned_the_timetable_a_new_place_out_of_school_reaches_its_sessions(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
-    plan = _raised_to_22_hours_on_13_march(session_factory, staff)
+    plan = _active_derby_plan(session_factory, staff)
+    plan = record_review(session_factory, plan.id, outcome="extend", held_on=date(2026, 3, 13),
+                         new_end_date=date(2026, 4, 24), rationale="Anxiety about the move", parent_agreed=True,
+                         actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
     reviewed = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
     written = {"named_lead": "Ms Patel", "where_when_not_in_school": "Aunt's house",
                "with_whom_when_not_in_school": "Aunt"}
@@ -564,13 +572,16 @@ def test_after_a_review_re_planned_the_timetable_a_new_place_out_of_school_reach
                             actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 17)))
 
     after = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
-    assert {(s.location, s.with_whom) for s in after.away_sessions()} == {("Aunt's house", "Aunt")}
+    changed = date(2026, 3, 17)
+    assert {(s.location, s.with_whom) for s in after.away_sessions() if s.day >= changed} == {("Aunt's house", "Aunt")}
+    assert [s for s in after.all_sessions() if s.day < changed] == [
+        s for s in reviewed.all_sessions() if s.day < changed]  # where the pupil was stays as it was
     assert [(s.day, s.half, s.hours) for s in after.all_sessions()] == [
         (s.day, s.half, s.hours) for s in reviewed.all_sessions()]
     with UnitOfWork(session_factory) as uow:
         summary = uow.plans.versions(plan.id)[-1].change_summary
     assert summary == ("Written plan updated; the timetable stays as a review re-planned it, "
-                       "with the pupil out of school at Aunt's house, with Aunt.")
+                       "with the pupil out of school at Aunt's house, with Aunt from 17 Mar 2026.")
 
 
 def test_after_a_review_re_planned_the_timetable_the_conversation_changes_the_written_plan_but_not_the_timetable(

@@ -304,6 +304,13 @@ def test_a_closed_plans_calendar_ends_on_the_day_it_closed_with_no_reminder_and_
     assert end["uid"] == next(e["uid"] for e in ics_events(plan_ics(plan_data())) if e["start"] == END)
 
 
+def test_a_plan_closed_after_its_end_date_keeps_its_planned_end_in_the_calendar() -> None:
+    closed_late = plan_data(closed_on=END + timedelta(days=3), closure="Returned to full-time education")
+
+    assert ics_events(plan_ics(closed_late)) == ics_events(plan_ics(plan_data()))
+    assert csv_rows(closed_late) == csv_rows(plan_data())
+
+
 def test_a_plan_withdrawn_before_it_started_has_only_its_closure_in_the_calendar() -> None:
     events = ics_events(plan_ics(plan_data(closed_on=START - timedelta(days=3), closure="Proposal withdrawn")))
 

@@ -3,6 +3,7 @@ it: the weeks already past stay as the register holds them, and the rest rises t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from conversations.timetable import (
     mark_off_site,
     move_authorised_absence,
     replan_from,
+    usual_authorised_absence,
 )
 
 MONDAY = date(2026, 1, 12)
@@ -155,16 +157,23 @@ def test_a_re_plan_from_before_the_start_starts_at_the_new_hours() -> None:
     assert new.starting_hours == 15.0 and new.first_week.planned_hours == 15.0
 
 
-def test_a_new_usual_place_out_of_school_moves_the_c2_sessions_there_and_leaves_other_arrangements() -> None:
+def test_a_new_usual_place_out_of_school_moves_the_c2_sessions_from_that_day_and_leaves_other_arrangements() -> None:
     timetable = mark_off_site(six_weeks(), 2, "pm", "Riverside Tuition Centre", "Tutor")
     timetable = mark_off_site(timetable, 4, "pm", "Grandparents' house", "Grandmother", register_code="C2")
+    assert usual_authorised_absence(timetable) == ("Home", "Parent/carer")
+    from_day = MONDAY + timedelta(days=14)
 
-    moved = move_authorised_absence(timetable, ("Home", "Parent/carer"), ("Aunt's house", "Aunt"))
+    moved = move_authorised_absence(timetable, ("Aunt's house", "Aunt"), from_day)
 
-    away = [(s.weekday, s.half, s.register_code, s.location, s.with_whom) for s in moved.away_sessions()]
-    assert {a[1:] for a in away if a[0] == 2 and a[1] == "pm"} == {("pm", "B", "Riverside Tuition Centre", "Tutor")}
-    assert {a[2:] for a in away if a[0] == 4 and a[1] == "pm"} == {("C2", "Grandparents' house", "Grandmother")}
-    others = {a[2:] for a in away if (a[0], a[1]) not in ((2, "pm"), (4, "pm"))}
-    assert others == {("C2", "Aunt's house", "Aunt")}
+    def arrangements(when: Callable[[date], bool]) -> set[tuple[object, ...]]:
+        return {(s.weekday, s.half, s.register_code, s.location, s.with_whom)
+                for s in moved.away_sessions() if when(s.day)}
+
+    assert {a[3:] for a in arrangements(lambda day: day < from_day)
+            if a[:2] not in ((2, "pm"), (4, "pm"))} == {("Home", "Parent/carer")}
+    later = arrangements(lambda day: day >= from_day)
+    assert {a[2:] for a in later if a[:2] == (2, "pm")} == {("B", "Riverside Tuition Centre", "Tutor")}
+    assert {a[2:] for a in later if a[:2] == (4, "pm")} == {("C2", "Grandparents' house", "Grandmother")}
+    assert {a[2:] for a in later if a[:2] not in ((2, "pm"), (4, "pm"))} == {("C2", "Aunt's house", "Aunt")}
     assert [s.in_school for s in moved.all_sessions()] == [s.in_school for s in timetable.all_sessions()]
-    assert move_authorised_absence(timetable, ("Home", "Parent/carer"), ("Home", "Parent/carer")) is timetable
+    assert move_authorised_absence(timetable, ("Home", "Parent/carer"), from_day) is timetable
