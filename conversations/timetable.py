@@ -160,6 +160,34 @@ class GraduatedTimetable(BaseModel):
         return next((week for week in self.weeks if week.week_beginning == monday), None)
 
 
+def timetable_until(timetable: GraduatedTimetable, last_day: date) -> GraduatedTimetable | None:
+    """The timetable as it ran to ``last_day`` (a plan closed early): the weeks after it dropped,
+    and its own week's sessions after it left out, with that week's hours as it ran. None when
+    it closed before its first session; the timetable itself when it closed on or after its end."""
+    if last_day >= timetable.end:
+        return timetable
+    weeks: list[TimetableWeek] = []
+    for week in timetable.weeks:
+        sessions = tuple(s for s in week.sessions if s.day <= last_day)
+        if not sessions:
+            break
+        if len(sessions) < len(week.sessions):
+            hours = sum(s.hours for s in sessions)
+            week = week.model_copy(update={
+                "sessions": sessions, "hours": hours,
+                "percent_of_full_time": _percent_of(hours, timetable.full_time_hours),
+                "closed_days": tuple(d for d in week.closed_days if d <= last_day),
+                "full_time": week.full_time and all(s.in_school for s in sessions),
+            })
+        weeks.append(week)
+    if not weeks:
+        return None
+    return timetable.model_copy(update={
+        "end": last_day, "weeks": tuple(weeks),
+        "closed_weeks": tuple(monday for monday in timetable.closed_weeks if monday <= last_day),
+    })
+
+
 def build_graduated_timetable(
     start: date,
     end: date,

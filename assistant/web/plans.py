@@ -33,7 +33,7 @@ from assistant.web.plan_views import (
     timetable_grid,
 )
 from assistant.web.runtime import db, require_user, runtime, today
-from conversations.timetable import parse_hours
+from conversations.timetable import parse_hours, timetable_until
 from rules.models import BOOLEAN_STEPS
 from storage.errors import ConflictError, NotFoundError
 from storage.models import PlanStatus, User
@@ -135,18 +135,22 @@ def _plan_page(detail: PlanDetail, user: User, *, refused: tuple[str, str] | Non
     session = db()
     record_plan_access(session, user, [detail.plan], via="web:plan")
     session.commit()
-    chart = weekly_hours_svg(detail.timetable) if detail.timetable else None
+    # A plan closed early is shown as it ran: its weeks after the closure no longer apply.
+    ran = (timetable_until(detail.timetable, detail.summary.closed_on)
+           if detail.timetable and detail.summary.closed_on else detail.timetable)
+    chart = weekly_hours_svg(ran) if ran else None
     # What a review held today that raises the hours must go above, and from when.
     restart = plan_service.review_restart(detail.case, today()) if detail.case else None
     hours_now = (plan_service.hours_to_raise_from(detail.timetable, detail.case, restart)
                  if detail.case and restart else None)
-    # The plan's header shows this week's hours: a graduated timetable rises week by week.
-    this_week = (detail.timetable.week_of(today())
-                 if detail.timetable and detail.plan.status != PlanStatus.CLOSED else None)
+    # The plan's header shows this week's hours (a graduated timetable rises week by week), or a
+    # closed plan's last week's.
+    closed = detail.plan.status == PlanStatus.CLOSED
+    this_week = (ran.final_week if closed else ran.week_of(today())) if ran else None
     return render_template(
         "plan.html", d=detail, s=detail.summary, chart=chart, today=today(), hours_now=hours_now, restart=restart,
-        this_week=this_week,
-        grid=timetable_grid(detail.timetable) if detail.timetable else [],
+        this_week=this_week, closed=closed,
+        grid=timetable_grid(ran) if ran else [], ran=ran,
         can_change=auth.can_change_school(user, detail.plan.school_id) and detail.plan.status != PlanStatus.CLOSED,
         consultation_statuses=CONSULTATION_STATUSES, review_outcomes=REVIEW_OUTCOMES,
         closure_routes=CLOSURE_ROUTES, step_choices=STEP_CHOICES, documents=DOCUMENTS,

@@ -391,7 +391,11 @@ def test_a_plan_closed_part_way_stops_its_sessions_on_the_day_it_closed(web: Wor
     assert left == [day for day in planned if day <= closed_on.isoformat()]
     html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert re.search(r"<dt>Closed</dt><dd>[^<]+: moved to alternative provision</dd>", html)
-    assert 'class="cell-after"' in html and "the sessions after that day (–) no longer apply" in html
+    assert (f"The plan closed on {closed_on.day} {closed_on:%b %Y}: the timetable is shown as it ran to that day."
+            in html)
+    monday_after = closed_on + timedelta(days=7 - closed_on.weekday())
+    assert f"<th scope=\"row\">{monday_after.day} {monday_after:%b %Y}</th>" not in html  # no weeks after it
+    assert "<dt>Hours in its last week</dt>" in html
     closed = web.app.test_client().get("/api/v1/timetables?status=closed", headers=web.auth(OAK_DSL)).get_json()
     listed = next(p for p in closed if p["id"] == plan_id)
     assert (listed["closed_on"], listed["closure_route"]) == (closed_on.isoformat(), "alternative_provision")

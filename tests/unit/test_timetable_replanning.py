@@ -17,6 +17,7 @@ from conversations.timetable import (
     mark_off_site,
     move_authorised_absence,
     replan_from,
+    timetable_until,
     usual_authorised_absence,
 )
 
@@ -177,3 +178,18 @@ def test_a_new_usual_place_out_of_school_moves_the_c2_sessions_from_that_day_and
     assert {a[2:] for a in later if a[:2] not in ((2, "pm"), (4, "pm"))} == {("C2", "Aunt's house", "Aunt")}
     assert [s.in_school for s in moved.all_sessions()] == [s.in_school for s in timetable.all_sessions()]
     assert move_authorised_absence(timetable, ("Home", "Parent/carer"), from_day) is timetable
+
+
+def test_a_timetable_closed_early_runs_to_its_last_day_with_that_weeks_hours_as_they_ran() -> None:
+    timetable = six_weeks()
+    last_day = MONDAY + timedelta(days=16)  # Wednesday of week 3
+
+    ran = timetable_until(timetable, last_day)
+
+    assert ran is not None and ran.end == last_day
+    assert [w.week_beginning for w in ran.weeks] == [w.week_beginning for w in timetable.weeks[:3]]
+    assert list(ran.all_sessions()) == [s for s in timetable.all_sessions() if s.day <= last_day]
+    assert ran.weeks[:2] == timetable.weeks[:2]
+    assert ran.final_week.hours == sum(s.hours for s in ran.final_week.sessions) < timetable.weeks[2].hours
+    assert timetable_until(timetable, timetable.end) is timetable
+    assert timetable_until(timetable, MONDAY - timedelta(days=1)) is None
