@@ -349,6 +349,7 @@ def la_notification_document(data: PlanDocumentData) -> Document:
             ("Named lead", _with_role(data.named_lead, data.named_lead_role)),
             ("Decision under the policy", data.outcome_label),
         )),
+        *_closure_blocks(data),
         Heading("Hours week by week"),
         Table(header, week_rows),
         *_consultee_blocks(data),
@@ -372,6 +373,21 @@ def la_notification_document(data: PlanDocumentData) -> Document:
         running_head=f"{data.pupil_name} - {data.school_name} - confidential",
         blocks=tuple(blocks),
     )
+
+
+def _closure_blocks(data: PlanDocumentData) -> list[Block]:
+    """A closed plan's end, for the LA's closure notification (Derbyshire's form 3, Achieving
+    for Children, Bath & Wells MAT ask for one)."""
+    if data.closed_on is None:
+        return []
+    return [
+        Heading("Closure"),
+        Fields((
+            ("Date the part-time timetable ended", fmt_date(data.closed_on)),
+            ("How it ended", data.closure or "Not recorded"),
+            ("Ended before the planned end date", "Yes" if data.closed_on < data.end_date else "No"),
+        )),
+    ]
 
 
 def session_cell(session: Session | None, closed: bool, full_length: float) -> str:

@@ -287,6 +287,17 @@ def test_the_sessions_csv_has_a_row_for_each_open_session_with_its_register_code
     assert {row["register_code"] for row in rows if row["date"] >= "2026-02-09"} == {""}
 
 
+def test_the_la_notification_of_a_closed_plan_says_when_and_how_it_ended() -> None:
+    closed = plan_data(closed_on=date(2026, 1, 28), closure="Moved to alternative provision")
+
+    text = pdf_text(la_notification_pdf(closed))
+
+    assert "Closure" in text and "Date the part-time timetable ended 28/01/2026" in text
+    assert "How it ended Moved to alternative provision" in text
+    assert "Ended before the planned end date Yes" in text
+    assert "Date the part-time timetable ended" not in pdf_text(la_notification_pdf(plan_data()))
+
+
 def test_a_closed_plans_sessions_csv_stops_on_the_day_it_closed() -> None:
     data = plan_data(closed_on=date(2026, 1, 21), closure="Returned to full-time education")
     dates = [row["date"] for row in csv_rows(data)]
