@@ -447,10 +447,13 @@ def mark_off_site(
     return timetable.model_copy(update={"weeks": tuple(weeks)})
 
 
-def usual_authorised_absence(timetable: GraduatedTimetable) -> tuple[str | None, str | None] | None:
-    """Where, and with whom, the pupil usually is in the timetable's C2 sessions: the arrangement
-    most of them have (None without any)."""
-    arrangements = Counter((s.location, s.with_whom) for s in timetable.away_sessions() if s.register_code == "C2")
+def usual_authorised_absence(timetable: GraduatedTimetable, from_day: date | None = None,
+                             ) -> tuple[str | None, str | None] | None:
+    """Where, and with whom, the pupil usually is in the timetable's C2 sessions (those from
+    ``from_day`` on, where given): the arrangement most of them have, the earliest of equals
+    (None without any)."""
+    arrangements = Counter((s.location, s.with_whom) for s in timetable.away_sessions()
+                           if s.register_code == "C2" and (from_day is None or s.day >= from_day))
     return arrangements.most_common(1)[0][0] if arrangements else None
 
 
@@ -458,12 +461,20 @@ def move_authorised_absence(
     timetable: GraduatedTimetable,
     after: tuple[str | None, str | None],
     from_day: date,
+    *,
+    written_before: tuple[str | None, str | None] | None = None,
 ) -> GraduatedTimetable:
-    """The timetable with its usual C2 arrangement (:func:`usual_authorised_absence`) moved to
-    ``after`` (place, with whom) from ``from_day`` on: the plan's usual arrangement out of school
-    changed. Days before stay as they were; B sessions (approved off-site education) and C2
-    sessions placed elsewhere one by one are arrangements of their own, and stay too."""
-    before = usual_authorised_absence(timetable)
+    """The timetable with its usual C2 arrangement from ``from_day`` on moved to ``after``
+    (place, with whom): the plan's usual arrangement out of school changed. The usual one is
+    ``written_before`` (what the written plan said until now), else the one most C2 sessions of
+    the whole timetable have, else the one most of those from ``from_day`` have
+    (:func:`usual_authorised_absence`): the first of these that sessions from ``from_day`` have.
+    Days before stay as they were; B sessions (approved off-site education) and C2 sessions
+    placed elsewhere one by one are arrangements of their own, and stay too."""
+    later_c2 = {(s.location, s.with_whom) for s in timetable.away_sessions()
+                if s.register_code == "C2" and s.day >= from_day}
+    candidates = (written_before, usual_authorised_absence(timetable), usual_authorised_absence(timetable, from_day))
+    before = next((c for c in candidates if c is not None and c in later_c2), None)
     if before is None or before == after:
         return timetable
     location, with_whom = after

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from conversations.timetable import GraduatedTimetable, Session
+from conversations.timetable import GraduatedTimetable, Session, timetable_until
 from rules.models import Consultee, Reason
 
 Outcome = Literal["may_proceed", "not_yet", "must_not_proceed"]
@@ -153,6 +153,7 @@ class PlanDocumentData(BaseModel):
     # Where the plan has closed: its last day under the timetable, and how it ended, in words.
     closed_on: date | None = None
     closure: str = ""
+    closure_route: str = ""
 
     # Education while not in school.
     work_set: str = Field(min_length=1)
@@ -180,6 +181,11 @@ class PlanDocumentData(BaseModel):
     welfare_monitoring: str = ""
     inclusion_and_belonging: str = ""
     social_emotional_development: str = ""
+
+    def timetable_as_run(self) -> GraduatedTimetable | None:
+        """The timetable as it ran, for a plan closed before its end date (None: closed before
+        its first session); else the timetable."""
+        return timetable_until(self.timetable, self.closed_on) if self.closed_on else self.timetable
 
     def sessions_in_force(self) -> Iterator[Session]:
         """The timetable's sessions, up to the day the plan closed where it has: after that

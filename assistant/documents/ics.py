@@ -35,7 +35,8 @@ def feed_ics(plans: Iterable[PlanDocumentData], *, name: str = "Part-time timeta
 def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
     """All-day events: the start, each review (with a reminder the day before) and the end.
     A plan closed before its end date ends on the day it closed, without a reminder, and has no
-    events after it; one closed on or after its end date ended as planned."""
+    events after it; one closed on or after its end date ended as planned, back to full time
+    unless it closed another way (then without a reminder, saying how)."""
     who = _who(data, redact)
     school = data.school_name
     events = []
@@ -65,6 +66,16 @@ def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
             data, "end", closed_early,
             f"Part-time timetable closed: {who}",
             f"{who}'s part-time timetable at {school} closed on {closed_early.strftime('%d/%m/%Y')}"
+            + (f": {data.closure}." if data.closure else "."),
+            alarm=False,
+        ))
+        return events
+    if data.closed_on is not None and data.closure_route not in ("", "returned_full_time"):
+        # It ran its course, but the pupil did not go back to full time here.
+        events.append(_event(
+            data, "end", data.end_date,
+            f"Part-time timetable ended: {who}",
+            f"{who}'s part-time timetable at {school} ended on {data.end_date.strftime('%d/%m/%Y')}"
             + (f": {data.closure}." if data.closure else "."),
             alarm=False,
         ))

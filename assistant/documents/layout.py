@@ -307,20 +307,23 @@ def risk_assessment_document(data: PlanDocumentData) -> Document:
 
 
 def la_notification_document(data: PlanDocumentData) -> Document:
-    """The notification of a temporary reduced timetable sent to the local authority."""
+    """The notification of a temporary reduced timetable sent to the local authority. A plan
+    closed early gives its weeks as they ran."""
     timetable = data.timetable
     lengths = _slot_lengths(timetable)
+    ran = data.timetable_as_run()
+    weeks = ran.weeks if ran is not None else ()
     off_site = [_off_site_hours(week, lengths) for week in timetable.weeks]
     header: tuple[str, ...] = ("Week", "Week beginning", "Hours in school", "% of full time")
     week_rows: tuple[tuple[str, ...], ...] = tuple(
         (str(number), fmt_date(week.week_beginning), fmt_hours(week.hours),
          f"{week.percent_of_full_time:g}%")
-        for number, week in enumerate(timetable.weeks, start=1)
+        for number, week in enumerate(weeks, start=1)
     )
     if any(off_site):
         header = (*header, "Supervised off site (B)")
-        week_rows = tuple((*row, fmt_hours(hours)) for row, hours in zip(week_rows, off_site,
-                                                                         strict=True))
+        week_rows = tuple((*row, fmt_hours(_off_site_hours(week, lengths)))
+                          for row, week in zip(week_rows, weeks, strict=True))
     blocks: list[Block] = [
         Fields((
             ("Pupil name", data.pupil_name),
@@ -351,7 +354,7 @@ def la_notification_document(data: PlanDocumentData) -> Document:
         )),
         *_closure_blocks(data),
         Heading("Hours week by week"),
-        Table(header, week_rows),
+        Table(header, week_rows) if week_rows else Paragraph("The plan closed before its first session."),
         *_consultee_blocks(data),
         *_decision_blocks(data),
         Heading("Agreement"),

@@ -711,7 +711,7 @@ def _keeping_what_reviews_changed(plan: Plan, timetable: Mapping[str, Any], case
         reviewed = GraduatedTimetable.model_validate(stored["timetable"])
     except ValidationError:  # kept as stored, as plan_timetable would fall back on its own
         return kept, kept_because
-    moved = move_authorised_absence(reviewed, away, from_day)
+    moved = move_authorised_absence(reviewed, away, from_day, written_before=_away(stored.get("written")))
     if moved == reviewed:
         return kept, kept_because
     return ({**kept, "timetable": moved.model_dump(mode="json")},

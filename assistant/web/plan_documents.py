@@ -106,4 +106,5 @@ def document_data(detail: PlanDetail, *, lead_name: str, prepared_on: date) -> P
         welfare_monitoring=_text(written, "welfare_monitoring", ""),
         closed_on=detail.plan.closed_on if detail.plan.status == PlanStatus.CLOSED else None,
         closure=CLOSURE_ROUTES.get(detail.plan.closure_route or "", ""),
+        closure_route=detail.plan.closure_route or "",
     )

@@ -33,7 +33,7 @@ from assistant.web.plan_views import (
     timetable_grid,
 )
 from assistant.web.runtime import db, require_user, runtime, today
-from conversations.timetable import parse_hours, timetable_until
+from conversations.timetable import hours_in_force, parse_hours, timetable_until
 from rules.models import BOOLEAN_STEPS
 from storage.errors import ConflictError, NotFoundError
 from storage.models import PlanStatus, User
@@ -143,13 +143,14 @@ def _plan_page(detail: PlanDetail, user: User, *, refused: tuple[str, str] | Non
     restart = plan_service.review_restart(detail.case, today()) if detail.case else None
     hours_now = (plan_service.hours_to_raise_from(detail.timetable, detail.case, restart)
                  if detail.case and restart else None)
-    # The plan's header shows this week's hours (a graduated timetable rises week by week), or a
-    # closed plan's last week's.
+    # The plan's header shows this week's hours (a graduated timetable rises week by week), or
+    # the hours a week a closed plan had when it closed (its pattern, not a part-week's hours).
     closed = detail.plan.status == PlanStatus.CLOSED
-    this_week = (ran.final_week if closed else ran.week_of(today())) if ran else None
+    this_week = ran.week_of(today()) if ran and not closed else None
+    hours_when_closed = (hours_in_force(ran, ran.end) if ran and closed else None)
     return render_template(
         "plan.html", d=detail, s=detail.summary, chart=chart, today=today(), hours_now=hours_now, restart=restart,
-        this_week=this_week, closed=closed,
+        this_week=this_week, hours_when_closed=hours_when_closed,
         grid=timetable_grid(ran) if ran else [], ran=ran,
         can_change=auth.can_change_school(user, detail.plan.school_id) and detail.plan.status != PlanStatus.CLOSED,
         consultation_statuses=CONSULTATION_STATUSES, review_outcomes=REVIEW_OUTCOMES,

@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ from assistant.config import Settings
 from assistant.demo import DEMO_PASSWORD, load_demo
 from assistant.services.auth import issue_token
 from assistant.web import create_app
+from rules.reminder_schedule import SCHOOL_TIMEZONE
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import AuditLog, Plan, School, User
@@ -75,6 +76,11 @@ class World:
 
     def auth(self, email: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[email]}"}
+
+
+def school_today() -> date:
+    """Today as the app counts school days: in England, not on the machine's clock."""
+    return datetime.now(UTC).astimezone(SCHOOL_TIMEZONE).date()
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:

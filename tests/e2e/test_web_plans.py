@@ -18,7 +18,17 @@ from rules import Case
 from rules.calendar import calendar_for
 from storage.models import AuditLog, Plan, PlanVersion
 
-from .conftest import ADMIN, DERBY_EWO, DERBYSHIRE_EWO, OAK_DSL, OAK_STAFF, RIVERSIDE_STAFF, World, signed_in
+from .conftest import (
+    ADMIN,
+    DERBY_EWO,
+    DERBYSHIRE_EWO,
+    OAK_DSL,
+    OAK_STAFF,
+    RIVERSIDE_STAFF,
+    World,
+    school_today,
+    signed_in,
+)
 
 MakePlan = Callable[..., int]
 
@@ -379,10 +389,12 @@ def test_a_plan_closed_part_way_stops_its_sessions_on_the_day_it_closed(web: Wor
     client, csrf = signed_in(web.app, OAK_DSL)
     sessions_url = f"/plans/{plan_id}/documents/sessions.csv"
     planned = [row["date"] for row in csv.DictReader(io.StringIO(client.get(sessions_url).get_data(as_text=True)))]
-    # The last school day so far (or today, before the plan's first): closures are not recorded ahead.
-    closed_on = max((date.fromisoformat(day) for day in planned if day <= date.today().isoformat()),
-                    default=date.today())
+    # The last school day so far (or today, in a holiday before the plan's first): closures are
+    # not recorded ahead, and today is the schools' today.
+    today = school_today()
+    closed_on = max((date.fromisoformat(day) for day in planned if day <= today.isoformat()), default=today)
     assert planned[-1] > closed_on.isoformat()
+    started = planned[0] <= closed_on.isoformat()
     response = client.post(f"/plans/{plan_id}/close", data={
         "csrf_token": csrf, "route": "alternative_provision", "closed_on": closed_on.isoformat()})
     assert response.status_code == 302
@@ -391,11 +403,11 @@ def test_a_plan_closed_part_way_stops_its_sessions_on_the_day_it_closed(web: Wor
     assert left == [day for day in planned if day <= closed_on.isoformat()]
     html = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert re.search(r"<dt>Closed</dt><dd>[^<]+: moved to alternative provision</dd>", html)
-    assert (f"The plan closed on {closed_on.day} {closed_on:%b %Y}: the timetable is shown as it ran to that day."
-            in html)
+    as_run = "the timetable is shown as it ran to that day" if started else "before its first session"
+    assert f"The plan closed on {closed_on.day} {closed_on:%b %Y}{':' if started else ','} {as_run}." in html
     monday_after = closed_on + timedelta(days=7 - closed_on.weekday())
     assert f"<th scope=\"row\">{monday_after.day} {monday_after:%b %Y}</th>" not in html  # no weeks after it
-    assert "<dt>Hours in its last week</dt>" in html
+    assert ("<dt>Hours a week when it closed</dt>" in html) == started
     closed = web.app.test_client().get("/api/v1/timetables?status=closed", headers=web.auth(OAK_DSL)).get_json()
     listed = next(p for p in closed if p["id"] == plan_id)
     assert (listed["closed_on"], listed["closure_route"]) == (closed_on.isoformat(), "alternative_provision")

@@ -582,6 +582,12 @@ def test_after_a_review_re_planned_the_timetable_a_new_place_out_of_school_reach
         summary = uow.plans.versions(plan.id)[-1].change_summary
     assert summary == ("Written plan updated; the timetable stays as a review re-planned it, "
                        "with the pupil out of school at Aunt's house, with Aunt from 17 Mar 2026.")
+    again = {**written, "where_when_not_in_school": "Grandparents' house", "with_whom_when_not_in_school": "Gran"}
+    plan = update_timetable(session_factory, plan.id, {"timetable": {}, "written": again},
+                            actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 18)))
+    moved_twice = GraduatedTimetable.model_validate(plan.timetable_json["timetable"])
+    assert {(s.location, s.with_whom) for s in moved_twice.away_sessions()
+            if s.day >= date(2026, 3, 18)} == {("Grandparents' house", "Gran")}
 
 
 def test_after_a_review_re_planned_the_timetable_the_conversation_changes_the_written_plan_but_not_the_timetable(

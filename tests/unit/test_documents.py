@@ -298,6 +298,25 @@ def test_the_la_notification_of_a_closed_plan_says_when_and_how_it_ended() -> No
     assert "Date the part-time timetable ended" not in pdf_text(la_notification_pdf(plan_data()))
 
 
+def test_the_la_notification_of_a_plan_closed_early_gives_the_weeks_as_they_ran() -> None:
+    text = pdf_text(la_notification_pdf(plan_data(closed_on=date(2026, 1, 21), closure="Left the school")))
+    planned = pdf_text(la_notification_pdf(plan_data()))
+
+    assert "19/01/2026" in text and "26/01/2026" not in text and "26/01/2026" in planned
+    withdrawn = pdf_text(la_notification_pdf(plan_data(closed_on=START - timedelta(days=3),
+                                                       closure="Proposal withdrawn")))
+    assert "The plan closed before its first session." in withdrawn
+    assert docx_text(la_notification_docx(plan_data(closed_on=START - timedelta(days=3))))
+
+
+def test_a_plan_that_ran_its_course_and_ended_another_way_says_so_in_the_calendar() -> None:
+    events = ics_events(plan_ics(plan_data(closed_on=END, closure="Moved to alternative provision",
+                                           closure_route="alternative_provision")))
+
+    end = next(event for event in events if event["start"] == END)
+    assert end["summary"] == "Part-time timetable ended: Zoë O’Connor" and end["alarms"] == 0
+
+
 def test_a_closed_plans_sessions_csv_stops_on_the_day_it_closed() -> None:
     data = plan_data(closed_on=date(2026, 1, 21), closure="Returned to full-time education")
     dates = [row["date"] for row in csv_rows(data)]

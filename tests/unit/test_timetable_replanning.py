@@ -164,7 +164,7 @@ def test_a_new_usual_place_out_of_school_moves_the_c2_sessions_from_that_day_and
     assert usual_authorised_absence(timetable) == ("Home", "Parent/carer")
     from_day = MONDAY + timedelta(days=14)
 
-    moved = move_authorised_absence(timetable, ("Aunt's house", "Aunt"), from_day)
+    moved = move_authorised_absence(timetable, ("Aunt's house", "Aunt"), from_day, written_before=("At home", None))
 
     def arrangements(when: Callable[[date], bool]) -> set[tuple[object, ...]]:
         return {(s.weekday, s.half, s.register_code, s.location, s.with_whom)
@@ -193,3 +193,20 @@ def test_a_timetable_closed_early_runs_to_its_last_day_with_that_weeks_hours_as_
     assert ran.final_week.hours == sum(s.hours for s in ran.final_week.sessions) < timetable.weeks[2].hours
     assert timetable_until(timetable, timetable.end) is timetable
     assert timetable_until(timetable, MONDAY - timedelta(days=1)) is None
+
+
+def test_a_second_new_place_out_of_school_moves_the_sessions_the_first_move_left() -> None:
+    timetable = six_weeks()
+    first, second = MONDAY + timedelta(days=7), MONDAY + timedelta(days=21)
+
+    moved = move_authorised_absence(timetable, ("Aunt's house", "Aunt"), first,
+                                    written_before=("Home", "Parent/carer"))
+    moved = move_authorised_absence(moved, ("Grandparents' house", "Grandmother"), second,
+                                    written_before=("Aunt's house", "Aunt"))
+
+    def places(start: date, end: date) -> set[tuple[str | None, str | None]]:
+        return {(s.location, s.with_whom) for s in moved.away_sessions() if start <= s.day < end}
+
+    assert places(MONDAY, first) == {("Home", "Parent/carer")}
+    assert places(first, second) == {("Aunt's house", "Aunt")}
+    assert places(second, timetable.end + timedelta(days=1)) == {("Grandparents' house", "Grandmother")}
