@@ -147,6 +147,8 @@ def plan_document(data: PlanDocumentData) -> Document:
             ("Full-time hours", fmt_hours(data.full_time_hours)),
             ("Review meetings", _date_list(data.review_dates) or "To be arranged"),
         )),
+        # The plan as agreed stays whole below; a closed plan says when and how it ended.
+        *_closure_blocks(data),
         Heading("Graduated timetable"),
         *_timetable_blocks(data.timetable),
         Heading("Where the pupil will be when not in school, and with whom"),
@@ -379,8 +381,8 @@ def la_notification_document(data: PlanDocumentData) -> Document:
 
 
 def _closure_blocks(data: PlanDocumentData) -> list[Block]:
-    """A closed plan's end, for the LA's closure notification (Derbyshire's form 3, Achieving
-    for Children, Bath & Wells MAT ask for one)."""
+    """A closed plan's end: in the plan's record, and in the LA's closure notification
+    (Derbyshire's form 3, Achieving for Children, Bath & Wells MAT ask for one)."""
     if data.closed_on is None:
         return []
     return [

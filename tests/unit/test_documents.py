@@ -298,6 +298,17 @@ def test_the_la_notification_of_a_closed_plan_says_when_and_how_it_ended() -> No
     assert "Date the part-time timetable ended" not in pdf_text(la_notification_pdf(plan_data()))
 
 
+def test_the_plan_of_a_closed_plan_keeps_the_timetable_as_agreed_and_says_when_it_ended() -> None:
+    closed = plan_data(closed_on=date(2026, 1, 28), closure="Moved to alternative provision")
+
+    text = pdf_text(plan_pdf(closed))
+
+    assert "Date the part-time timetable ended 28/01/2026" in text
+    assert "09/02/2026" in text  # the agreed weeks after it stay
+    assert "Date the part-time timetable ended" not in pdf_text(plan_pdf(plan_data()))
+    assert "Date the part-time timetable ended 28/01/2026" in docx_text(plan_docx(closed))
+
+
 def test_the_la_notification_of_a_plan_closed_early_gives_the_weeks_as_they_ran() -> None:
     text = pdf_text(la_notification_pdf(plan_data(closed_on=date(2026, 1, 21), closure="Left the school")))
     planned = pdf_text(la_notification_pdf(plan_data()))
