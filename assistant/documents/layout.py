@@ -390,7 +390,7 @@ def _closure_blocks(data: PlanDocumentData) -> list[Block]:
         Fields((
             ("Date the part-time timetable ended", fmt_date(data.closed_on)),
             ("How it ended", data.closure or "Not recorded"),
-            ("Ended before the planned end date", "Yes" if data.closed_on < data.end_date else "No"),
+            ("Ended before the planned end date", yes_no(data.closed_on < data.end_date)),
         )),
     ]
 
