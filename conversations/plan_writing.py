@@ -280,6 +280,12 @@ def forget(question_id: str, plan: dict[str, Any]) -> None:
         plan.pop("timetable", None)
 
 
+def away_arrangement(plan: Mapping[str, Any]) -> tuple[str, str]:
+    """Where, and with whom, the written plan has the pupil when not in school: what its
+    timetable's C2 sessions say."""
+    return (plan.get("where_when_not_in_school", "Home"), plan.get("with_whom_when_not_in_school", "Parent/carer"))
+
+
 def build(plan: Mapping[str, Any], case: Case, decision: Decision) -> GraduatedTimetable:
     """The graduated timetable from the plan's dates and the starting hours."""
     start, end = case.plan.start_date, case.plan.end_date
@@ -289,10 +295,10 @@ def build(plan: Mapping[str, Any], case: Case, decision: Decision) -> GraduatedT
     if full is None:
         raise ValueError("full-time hours are not known")
     calendar = calendar_for(case)
+    away_location, away_with_whom = away_arrangement(plan)
     return build_graduated_timetable(
         start, end, float(plan["starting_hours"]), float(full), calendar.is_school_day,
-        away_location=plan.get("where_when_not_in_school", "Home"),
-        away_with_whom=plan.get("with_whom_when_not_in_school", "Parent/carer"),
+        away_location=away_location, away_with_whom=away_with_whom,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from conversations.plan_writing import plan_timetable
+from conversations.plan_writing import away_arrangement, plan_timetable
 from conversations.questions import STEP_SHORT
 from conversations.timetable import GraduatedTimetable, hours_in_force, move_authorised_absence, replan_from
 from conversations.wording import capitalised, consultee_label, long_date
@@ -597,9 +597,7 @@ def record_review(
     if outcome not in REVIEW_OUTCOMES:
         raise PlanError(f"Unknown review outcome {outcome!r}; choose one of "
                         f"{', '.join(REVIEW_OUTCOMES)}.")
-    if closure_route not in CLOSURE_ROUTES:
-        raise PlanError(f"Unknown way for a plan to end {closure_route!r}; choose one of "
-                        f"{', '.join(CLOSURE_ROUTES)}.")
+    _check_closure_route(closure_route)
     if hours_per_week is not None and outcome not in _RAISES:
         raise PlanError("New hours are for a review that increases the hours: choose that, or leave the "
                         "hours empty.")
@@ -719,12 +717,9 @@ def _keeping_what_reviews_changed(plan: Plan, timetable: Mapping[str, Any], case
             f"from {long_date(from_day)}")
 
 
-def _away(written: Any) -> tuple[str | None, str | None]:
-    """Where, and with whom, a written plan has the pupil when not in school (as the interview
-    builds its timetable's C2 sessions)."""
-    written = written if isinstance(written, Mapping) else {}
-    return (written.get("where_when_not_in_school", "Home"),
-            written.get("with_whom_when_not_in_school", "Parent/carer"))
+def _away(written: Any) -> tuple[str, str]:
+    """Where, and with whom, a stored written plan (if it is one) has the pupil when not in school."""
+    return away_arrangement(written if isinstance(written, Mapping) else {})
 
 
 def review_restart(case: Case, held_on: date) -> date:
@@ -795,6 +790,11 @@ def _check_extension(plan: Plan, pack: Pack, new_end_date: date | None, rational
                         f"{long_date(plan.latest_end_date)}; consider a different intervention.")
 
 
+def _check_closure_route(route: str) -> None:
+    if route not in CLOSURE_ROUTES:
+        raise PlanError(f"Unknown way for a plan to end {route!r}; choose one of {', '.join(CLOSURE_ROUTES)}.")
+
+
 def _not_ahead(what: str, day: date, now: datetime) -> None:
     """What happened is recorded once it has: a review held, or a plan closed, next week is
     an appointment, and closing a plan ahead would stop its reminders while it still runs."""
@@ -828,8 +828,7 @@ def close_plan(
     ``left_school``, ``withdrawn``). Its reminders stop, except an LA closure notification
     where the policy asks for one (Derbyshire's form 3, Achieving for Children, Bath &
     Wells MAT)."""
-    if route not in CLOSURE_ROUTES:
-        raise PlanError(f"Unknown way for a plan to end {route!r}; choose one of {', '.join(CLOSURE_ROUTES)}.")
+    _check_closure_route(route)
     now = now or utcnow()
     closed_on = closed_on or _today(now)
     _not_ahead("A closure", closed_on, now)
