@@ -190,8 +190,8 @@ class PlanDocumentData(BaseModel):
     def sessions_in_force(self) -> Iterator[Session]:
         """The timetable's sessions, up to the day the plan closed where it has: after that
         day the pupil is no longer on the timetable (back full time, elsewhere, or gone)."""
-        return (session for session in self.timetable.all_sessions()
-                if self.closed_on is None or session.day <= self.closed_on)
+        ran = self.timetable_as_run()
+        return ran.all_sessions() if ran is not None else iter(())
 
     @field_validator("short_term_targets", "success_criteria")
     @classmethod

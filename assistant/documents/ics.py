@@ -60,22 +60,15 @@ def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
             f"Plan ends {data.end_date.strftime('%d/%m/%Y')}.",
             alarm=True,
         ))
-    if closed_early is not None:
-        # The same UID as the planned end: a calendar that has the plan moves its end event.
+    # Closed early, or run its course without the pupil going back to full time here: the end
+    # says how it ended. The same UID as the planned end: a calendar that has the plan moves it.
+    ended_otherwise = data.closed_on is not None and data.closure_route not in ("", "returned_full_time")
+    if closed_early is not None or ended_otherwise:
+        day, verb = (closed_early, "closed") if closed_early is not None else (data.end_date, "ended")
         events.append(_event(
-            data, "end", closed_early,
-            f"Part-time timetable closed: {who}",
-            f"{who}'s part-time timetable at {school} closed on {closed_early.strftime('%d/%m/%Y')}"
-            + (f": {data.closure}." if data.closure else "."),
-            alarm=False,
-        ))
-        return events
-    if data.closed_on is not None and data.closure_route not in ("", "returned_full_time"):
-        # It ran its course, but the pupil did not go back to full time here.
-        events.append(_event(
-            data, "end", data.end_date,
-            f"Part-time timetable ended: {who}",
-            f"{who}'s part-time timetable at {school} ended on {data.end_date.strftime('%d/%m/%Y')}"
+            data, "end", day,
+            f"Part-time timetable {verb}: {who}",
+            f"{who}'s part-time timetable at {school} {verb} on {day.strftime('%d/%m/%Y')}"
             + (f": {data.closure}." if data.closure else "."),
             alarm=False,
         ))

@@ -152,7 +152,7 @@ def _plan_page(detail: PlanDetail, user: User, *, refused: tuple[str, str] | Non
         "plan.html", d=detail, s=detail.summary, chart=chart, today=today(), hours_now=hours_now, restart=restart,
         this_week=this_week, hours_when_closed=hours_when_closed,
         grid=timetable_grid(ran) if ran else [], ran=ran,
-        can_change=auth.can_change_school(user, detail.plan.school_id) and detail.plan.status != PlanStatus.CLOSED,
+        can_change=auth.can_change_school(user, detail.plan.school_id) and not closed,
         consultation_statuses=CONSULTATION_STATUSES, review_outcomes=REVIEW_OUTCOMES,
         closure_routes=CLOSURE_ROUTES, step_choices=STEP_CHOICES, documents=DOCUMENTS,
         refused=refused, typed=request.form if refused else {},
