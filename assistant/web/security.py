@@ -196,8 +196,11 @@ def set_security_headers(response: Any) -> Any:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never another host, never ``//host``."""
+    """Only a path on this site: never another host, never ``//host`` nor ``/\\host`` (browsers
+    read a backslash as a slash) nor anything with a control character."""
     if not target:
+        return None
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
