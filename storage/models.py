@@ -274,6 +274,20 @@ class Reminder(SQLModel, table=True):
     created_at: datetime = _utc(default_factory=utcnow)
 
 
+#: What a reminder's key gains when it escalates (``<key>:escalation-<level>``) or is snoozed
+#: (``<key>:snoozed:<day>``); the two may follow each other.
+ESCALATION_SUFFIX = ":escalation-"
+SNOOZE_SUFFIX = ":snoozed:"
+
+
+def reminder_root_key(key: str) -> str:
+    """The key the plan's schedule gave the reminder that ``key`` escalated or snoozed from: while
+    that reminder is still wanted, so are its escalations and snoozes."""
+    for suffix in (ESCALATION_SUFFIX, SNOOZE_SUFFIX):
+        key = key.split(suffix, 1)[0]
+    return key
+
+
 class Conversation(SQLModel, table=True):
     """An interview in progress. ``version`` is the optimistic-locking counter."""
 

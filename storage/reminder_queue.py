@@ -19,24 +19,38 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, literal, update
+from sqlalchemy import Case, Connection, case, insert, literal, null, update
 from sqlmodel import col, select
 
 from storage.db import SessionFactory
 from storage.driver import driver_cursor, driver_insert
-from storage.models import AuditAction, AuditLog, Reminder, ReminderStatus
+from storage.models import ESCALATION_SUFFIX, AuditAction, AuditLog, Reminder, ReminderStatus
 from storage.repositories import insert_ignoring_duplicates
 
 PENDING = ReminderStatus.PENDING.value
 SENDING = ReminderStatus.SENDING.value
 SENT = ReminderStatus.SENT.value
 FAILED = ReminderStatus.FAILED.value
-ESCALATION_SUFFIX = ":escalation-"
+CANCELLED = ReminderStatus.CANCELLED.value
 # Core statements on the table: the queue's hot path needs no ORM bookkeeping.
 REMINDERS = Reminder.__table__
 AUDIT_LOG = AuditLog.__table__
 
 MarkTarget = SessionFactory | Connection
+
+
+# A row taken for delivery stays claimable and escalates only while its matter is open: a
+# review held, an agreement given or a plan closed while it was being sent (resolve() marks it
+# but cannot stop it) must not bring it back to pending, nor start its escalation.
+def _pending_unless_resolved() -> Case[str]:
+    return case((REMINDERS.c.resolved_at.is_(None), PENDING), else_=CANCELLED)
+
+
+def _escalation_unless_resolved(escalate_at: datetime | None) -> Any:
+    if escalate_at is None:
+        return None
+    return case((REMINDERS.c.resolved_at.is_(None), literal(escalate_at, REMINDERS.c.escalate_at.type)),
+                else_=null())
 
 
 @contextmanager
@@ -68,9 +82,12 @@ def _transaction(target: MarkTarget) -> Iterator[Connection]:
 
 
 def claim_due(
-    session_factory: SessionFactory, *, now: datetime, worker_id: str, limit: int = 200
+    session_factory: SessionFactory, *, now: datetime, worker_id: str, limit: int = 200,
+    claimed_at: datetime | None = None,
 ) -> list[Reminder]:
-    """Claim up to ``limit`` pending reminders due at or before ``now``.
+    """Claim up to ``limit`` pending reminders due at or before ``now``, stamped as claimed at
+    ``claimed_at`` (default ``now``: give the time of the claim itself, which the reaper's
+    lease runs from, when a sweep claims batch after batch).
 
     Returns detached copies of the claimed rows (status ``sending``, ``claimed_by`` =
     ``worker_id``). No other worker can claim them until they are marked or reaped.
@@ -90,7 +107,7 @@ def claim_due(
             session.rollback()
             return []
         claim = update(REMINDERS).values(
-            status=SENDING, claimed_by=worker_id, claimed_at=now, attempts=Reminder.attempts + 1
+            status=SENDING, claimed_by=worker_id, claimed_at=claimed_at or now, attempts=Reminder.attempts + 1
         )
         if postgres:
             session.execute(claim.where(col(Reminder.id).in_(ids)))
@@ -122,7 +139,7 @@ def mark_sent(
     sent = (update(REMINDERS)
             .where(col(Reminder.id) == reminder_id, col(Reminder.status) == SENDING,
                    col(Reminder.claimed_by) == worker_id)
-            .values(status=SENT, sent_at=now, last_error=None, escalate_at=escalate_at))
+            .values(status=SENT, sent_at=now, last_error=None, escalate_at=_escalation_unless_resolved(escalate_at)))
     with _transaction(target) as connection:
         if audit is None:
             return connection.execute(sent).rowcount == 1
@@ -166,12 +183,13 @@ def mark_failed(
     retry_at: datetime | None, escalate_at: datetime | None = None,
 ) -> bool:
     """Record a failed delivery: back to pending at ``retry_at``, or ``failed`` for good
-    when ``retry_at`` is None (then ``escalate_at`` lets the escalation take it up)."""
+    when ``retry_at`` is None (then ``escalate_at`` lets the escalation take it up); a row
+    resolved meanwhile is cancelled instead of retried, and does not escalate."""
     values: dict[str, Any] = {"last_error": error[:2000], "claimed_by": None, "claimed_at": None}
     if retry_at is None:
-        values.update(status=FAILED, escalate_at=escalate_at)
+        values.update(status=FAILED, escalate_at=_escalation_unless_resolved(escalate_at))
     else:
-        values.update(status=PENDING, due_at=retry_at)
+        values.update(status=_pending_unless_resolved(), due_at=retry_at)
     with _transaction(target) as connection:
         changed = connection.execute(
             update(REMINDERS)
@@ -183,7 +201,8 @@ def mark_failed(
 
 
 def release_claims(target: MarkTarget, ids: Sequence[int], *, worker_id: str) -> int:
-    """Give back claimed rows this worker will not deliver (they become pending again)."""
+    """Give back claimed rows this worker will not deliver (they become pending again, or
+    cancelled if resolved meanwhile)."""
     if not ids:
         return 0
     with _transaction(target) as connection:
@@ -191,7 +210,7 @@ def release_claims(target: MarkTarget, ids: Sequence[int], *, worker_id: str) ->
             update(REMINDERS)
             .where(col(Reminder.id).in_(list(ids)), col(Reminder.status) == SENDING,
                    col(Reminder.claimed_by) == worker_id)
-            .values(status=PENDING, claimed_by=None, claimed_at=None,
+            .values(status=_pending_unless_resolved(), claimed_by=None, claimed_at=None,
                     attempts=Reminder.attempts - 1)
         ).rowcount or 0
         return changed
@@ -199,12 +218,13 @@ def release_claims(target: MarkTarget, ids: Sequence[int], *, worker_id: str) ->
 
 def reap_stuck(session_factory: SessionFactory, *, now: datetime, timeout: timedelta) -> int:
     """Reset rows left in ``sending`` longer than ``timeout`` (their worker died) to
-    ``pending`` so another sweep delivers them. Returns how many were reset."""
+    ``pending`` (``cancelled`` if resolved meanwhile) so another sweep delivers them. Returns
+    how many were reset."""
     with session_factory() as session:
         changed = session.execute(
             update(REMINDERS)
             .where(col(Reminder.status) == SENDING, col(Reminder.claimed_at) < now - timeout)
-            .values(status=PENDING, claimed_by=None, claimed_at=None,
+            .values(status=_pending_unless_resolved(), claimed_by=None, claimed_at=None,
                     last_error="reset by the reaper: the sweeper claiming it stopped")
         ).rowcount or 0
         session.commit()
@@ -225,7 +245,7 @@ def escalate_due(
     with session_factory() as session:
         query = (
             select(Reminder)
-            .where(col(Reminder.escalate_at) <= now)
+            .where(col(Reminder.escalate_at) <= now, col(Reminder.resolved_at).is_(None))
             .order_by(col(Reminder.escalate_at), col(Reminder.id))
             .limit(limit)
         )

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from storage.errors import ConflictError, NotFoundError
 from storage.models import (
+    SNOOZE_SUFFIX,
     ApiToken,
     AuditAction,
     AuditLog,
@@ -35,6 +36,7 @@ from storage.models import (
     Role,
     School,
     User,
+    reminder_root_key,
 )
 from storage.plan_writes import NewPlan, PlanWriter
 from storage.types import utcnow
@@ -445,6 +447,30 @@ class ReminderRepository:
             .execution_options(synchronize_session=False)
         )
         return result.rowcount or 0
+
+    def snoozed_until(self, reminder: Reminder) -> date | None:
+        """The day ``reminder``'s latest snooze reminds again; None if it was never snoozed."""
+        prefix = f"{reminder.idempotency_key}{SNOOZE_SUFFIX}"
+        keys = self.session.exec(select(Reminder.idempotency_key).where(
+            col(Reminder.plan_id) == reminder.plan_id,
+            col(Reminder.idempotency_key).startswith(prefix, autoescape=True)))
+        days = [date.fromisoformat(key[len(prefix):len(prefix) + 10]) for key in keys]
+        return max(days, default=None)
+
+    def settle_unwanted(self, plan_id: int, *, wanted_keys: Iterable[str], kinds: Iterable[str],
+                        now: datetime) -> int:
+        """Stop the plan's reminders of ``kinds`` whose matter has gone (a review moved or held, an
+        end date extended, an agreement given): those whose root key (:func:`reminder_root_key`) is
+        not in ``wanted_keys`` are resolved as by :meth:`resolve`. A snoozed or escalated reminder
+        goes on while the reminder it came from is wanted."""
+        wanted = set(wanted_keys)
+        rows = self.session.execute(
+            select(Reminder.id, Reminder.idempotency_key)
+            .where(col(Reminder.plan_id) == plan_id, col(Reminder.kind).in_(list(kinds)),
+                   col(Reminder.resolved_at).is_(None))
+        ).all()
+        gone = [reminder_id for reminder_id, key in rows if reminder_root_key(key) not in wanted]
+        return self.resolve(plan_id, ids=gone, now=now) if gone else 0
 
     def resolve(
         self, plan_id: int, *, kinds: Iterable[str] | None = None,

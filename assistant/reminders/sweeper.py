@@ -114,10 +114,13 @@ def run_once(
         session_factory, now=now,
         next_role=lambda r: next_escalation_role(r.recipient_role, r.kind),
     )
+    sweep_started = time.monotonic()
     with delivery_connection(session_factory) as marks:
         while True:
-            batch = claim_due(session_factory, now=now, worker_id=worker_id,
-                              limit=settings.batch_size)
+            # Stamped with when it is taken, not when the sweep began: a sweep catching up on a
+            # backlog outlasts the lease, and the reaper (another sweeper's) counts from the stamp.
+            batch = claim_due(session_factory, now=now, worker_id=worker_id, limit=settings.batch_size,
+                              claimed_at=now + timedelta(seconds=time.monotonic() - sweep_started))
             if not batch:
                 break
             result.claimed += len(batch)

@@ -294,13 +294,14 @@ def _wanted_reminders(plan: Plan, plan_ref: str | int, decision: Decision, calen
 
 def _reschedule(uow: UnitOfWork, plan: Plan, decision: Decision, calendar: SchoolCalendar,
                 now: datetime, *, reviews_due: list[date], consultations: list[Consultation]) -> None:
-    """Work out the plan's reminders afresh: add new ones, cancel pending ones no longer
-    wanted (``reviews_due`` and ``consultations`` as for :func:`_wanted_reminders`)."""
+    """Work out the plan's reminders afresh: add new ones, and stop those no longer wanted
+    (cancel them if not sent, stop them escalating if sent; ``reviews_due`` and
+    ``consultations`` as for :func:`_wanted_reminders`)."""
     assert plan.id is not None
     wanted = _wanted_reminders(plan, plan.id, decision, calendar, now, reviews_due=reviews_due,
                                consultations=consultations)
-    keys = [r.idempotency_key for r in wanted]
-    uow.reminders.cancel_pending(plan.id, keep_keys=keys, kinds=DERIVED_KINDS, now=now)
+    uow.reminders.settle_unwanted(plan.id, wanted_keys=[r.idempotency_key for r in wanted], kinds=DERIVED_KINDS,
+                                  now=now)
     if plan.status == PlanStatus.DRAFT:
         uow.reminders.cancel_pending(plan.id, kinds=["la_notification_due"], now=now)
     uow.reminders.schedule([_reminder_row(plan, r, now) for r in wanted], count=False)

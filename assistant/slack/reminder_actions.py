@@ -6,9 +6,10 @@ from datetime import date, datetime, timedelta
 
 from assistant.services.auth import can_change_school, can_see_school
 from assistant.services.plans import PlanError, record_review
+from conversations.wording import long_date
 from rules.reminder_schedule import due_at_utc
 from storage.db import SessionFactory
-from storage.models import Plan, Reminder, ReminderStatus, User
+from storage.models import SNOOZE_SUFFIX, Plan, PlanStatus, Reminder, ReminderStatus, User
 from storage.types import utcnow
 from storage.uow import UnitOfWork
 
@@ -21,7 +22,10 @@ def _reminder_and_plan(unit: UnitOfWork, reminder_id: int) -> tuple[Reminder, Pl
     reminder = unit.session.get(Reminder, reminder_id)
     if reminder is None or reminder.plan_id is None:
         raise PlanError("That reminder no longer exists.")
-    return reminder, unit.plans.get(reminder.plan_id)
+    plan = unit.plans.get(reminder.plan_id)
+    if plan.status == PlanStatus.CLOSED:
+        raise PlanError("That plan is closed: there is nothing left to do for this reminder.")
+    return reminder, plan
 
 
 def record_review_held(session_factory: SessionFactory, reminder_id: int, user: User, *, held_on: date,
@@ -33,10 +37,25 @@ def record_review_held(session_factory: SessionFactory, reminder_id: int, user: 
             raise PlanError("This reminder is not about a review.")
         if not can_change_school(user, plan.school_id):
             raise NotAllowed("Only the school's own staff can record a review.")
+        _check_review_still_due(unit, plan, reminder)
         plan_id = plan.id
     assert plan_id is not None
     return record_review(session_factory, plan_id, outcome="continue", held_on=held_on, actor_user_id=user.id,
                          notes="Recorded from a Slack reminder.", now=now)
+
+
+def _check_review_still_due(unit: UnitOfWork, plan: Plan, reminder: Reminder) -> None:
+    """An old message's button must not record the plan's next review in place of the one it was
+    about, already recorded (on the web, say) or moved."""
+    assert plan.id is not None
+    review = next((r for r in unit.plans.reviews(plan.id)
+                   if r.due_on is not None and r.due_on.isoformat() == reminder.subject), None)
+    if review is None:
+        raise PlanError("That review is no longer on the plan (its dates have changed): "
+                        "open the plan to record a review.")
+    if review.held_on is not None:
+        raise PlanError(f"The review due {long_date(review.due_on)} was recorded already, "
+                        f"as held on {long_date(review.held_on)}.")
 
 
 def snooze(session_factory: SessionFactory, reminder_id: int, user: User, *, today: date,
@@ -48,15 +67,20 @@ def snooze(session_factory: SessionFactory, reminder_id: int, user: User, *, tod
         reminder, plan = _reminder_and_plan(unit, reminder_id)
         # The school's own staff, or whoever the reminder was sent to (an escalation reaches the
         # EWO): seeing a school's plans is not enough to put off its reminders.
-        addressed = reminder.recipient_user_id == user.id or (
-            reminder.recipient_role == user.role and can_see_school(unit.session, user, plan.school_id)
-        )
+        # Someone who has since left the school is neither.
+        addressed = can_see_school(unit.session, user, plan.school_id) and (
+            reminder.recipient_user_id == user.id or reminder.recipient_role == user.role)
         if not (can_change_school(user, plan.school_id) or addressed):
             raise NotAllowed("That reminder is not for you.")
-        if reminder.resolved_at is not None and reminder.status != ReminderStatus.SENT.value:
+        if reminder.resolved_at is not None:
+            # Resolved by a snooze, or because its matter was dealt with (a review held, an
+            # agreement given): a new reminder would chase what is done.
+            until = unit.reminders.snoozed_until(reminder)
+            if until is not None:
+                raise PlanError(f"That reminder is snoozed already, until {long_date(until)}.")
             raise PlanError("That reminder has already been dealt with.")
         unit.reminders.resolve(plan.id, ids=[reminder.id], now=now)
-        key = f"{reminder.idempotency_key}:snoozed:{tomorrow.isoformat()}"[:255]
+        key = f"{reminder.idempotency_key}{SNOOZE_SUFFIX}{tomorrow.isoformat()}"[:255]
         unit.reminders.schedule([{
             "plan_id": plan.id, "kind": reminder.kind, "subject": reminder.subject, "due_at": due_at_utc(tomorrow),
             "idempotency_key": key, "status": ReminderStatus.PENDING.value, "attempts": 0,

@@ -24,7 +24,7 @@ from assistant.reminders import (
     start_background_sweeper,
 )
 from storage.models import AuditLog, Plan, Pupil, Reminder, User
-from storage.reminder_queue import claim_due
+from storage.reminder_queue import claim_due, mark_failed, mark_sent, reap_stuck
 from storage.uow import UnitOfWork
 from tests.integration.conftest import Staff
 
@@ -184,6 +184,56 @@ def test_the_reaper_hands_back_rows_left_in_sending_by_a_dead_sweeper(
                     settings=settings)
     assert (late.reaped, late.sent, sink.keys) == (1, 1, ["k"])
     assert _rows(session_factory)["k"].attempts == 2
+
+
+def test_a_reminder_resolved_while_it_was_being_sent_neither_escalates_nor_is_sent_again(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan_id = _plan(session_factory, staff)
+    for key in ("delivered", "to retry", "left by a dead sweeper"):
+        _remind(session_factory, plan_id, key, T0)
+    claimed = {r.idempotency_key: r.id for r in claim_due(session_factory, now=T0, worker_id="w")}
+    with UnitOfWork(session_factory) as uow:  # the review is held while the mail server is slow
+        uow.reminders.resolve(plan_id, kinds=["review_due"], subjects=["2026-03-13"], now=T0)
+        uow.commit()
+    assert mark_sent(session_factory, claimed["delivered"], worker_id="w", now=T0,
+                     escalate_at=T0 + timedelta(days=3))
+    assert mark_failed(session_factory, claimed["to retry"], worker_id="w", error="timed out",
+                       retry_at=T0 + timedelta(minutes=5))
+    assert reap_stuck(session_factory, now=T0 + timedelta(hours=1), timeout=timedelta(minutes=15)) == 1
+    rows = _rows(session_factory)
+    assert [(rows[k].status, rows[k].escalate_at) for k in claimed] == [
+        ("sent", None), ("cancelled", None), ("cancelled", None)]
+    sink = Recording()
+    for day in range(8):
+        run_once(session_factory, T0 + timedelta(days=day), {"email": sink})
+    assert sink.keys == []
+
+
+def test_each_batch_of_a_long_sweep_is_stamped_with_when_it_was_claimed(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    """The reaper of another sweeper counts a claim's lease from its stamp: a catch-up sweep
+    that stamped every batch with its own start would have its later batches taken from it
+    and sent twice."""
+    plan_id = _plan(session_factory, staff)
+    _remind(session_factory, plan_id, "first", T0)
+    _remind(session_factory, plan_id, "second", T0 + timedelta(minutes=1))
+    stamps: list[datetime] = []
+
+    class Slow(Recording):
+        def deliver(self, message: ReminderMessage) -> None:
+            with session_factory() as session:
+                row = session.get(Reminder, message.reminder_id)
+                assert row is not None and row.claimed_at is not None
+                stamps.append(row.claimed_at)
+            time.sleep(0.3)
+            super().deliver(message)
+
+    sink = Slow()
+    result = run_once(session_factory, T0 + timedelta(minutes=1), {"email": sink}, settings=SweepSettings(batch_size=1))
+    assert (result.sent, sink.keys) == (2, ["first", "second"])
+    assert T0 + timedelta(minutes=1) <= stamps[0] <= stamps[1] - timedelta(seconds=0.3)
 
 
 def test_an_ignored_reminder_escalates_to_the_dsl_and_then_to_the_ewo(

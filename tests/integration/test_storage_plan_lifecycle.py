@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -462,14 +462,66 @@ def test_a_plan_is_closed_on_the_day_given_not_ahead_of_it_nor_before_its_last_r
     assert summary == "Plan closed on 18 Feb 2026: returned to full-time education."
 
 
+def _as_sent(uow: UnitOfWork, key: str, sent_at: datetime, **fields: Any) -> Reminder:
+    """The reminder ``key`` as the sweeper leaves it once delivered (commit ``uow`` to keep it)."""
+    reminder = uow.session.exec(select(Reminder).where(Reminder.idempotency_key == key)).one()
+    reminder.status, reminder.sent_at = "sent", sent_at
+    for name, value in fields.items():
+        setattr(reminder, name, value)
+    return reminder
+
+
+def test_a_snoozed_reminder_and_an_escalation_go_on_when_the_plan_changes_until_their_review_is_held(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    key = f"plan:{plan.id}:review_due:2026-03-13"
+    with UnitOfWork(session_factory) as uow:
+        reminder = _as_sent(uow, key, NOW, resolved_at=NOW)  # and snoozed a day
+        uow.reminders.schedule([{
+            "plan_id": plan.id, "kind": "review_due", "subject": "2026-03-13", "due_at": NOW,
+            "idempotency_key": f"{key}{suffix}", "status": "pending", "parent_id": reminder.id,
+            "recipient_role": role} for suffix, role in ((":snoozed:2026-03-12", "lead"), (":escalation-1", "dsl"))])
+        uow.commit()
+    waiting = {f"{key}:snoozed:2026-03-12", f"{key}:escalation-1"}
+
+    record_consultee_reply(session_factory, plan.id, "education_welfare", "agreed", actor_user_id=staff.lead_id,
+                           now=NOW)
+    reminders = _reminders(session_factory, plan.id)
+    assert {k: reminders[k].status for k in waiting} == dict.fromkeys(waiting, "pending")
+
+    record_review(session_factory, plan.id, outcome="continue", held_on=date(2026, 3, 13),
+                  actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 13)))
+    reminders = _reminders(session_factory, plan.id)
+    assert {k: reminders[k].status for k in waiting} == dict.fromkeys(waiting, "cancelled")
+
+
+def test_extending_a_plan_stops_the_end_date_reminder_already_sent_from_escalating(
+    session_factory: sessionmaker[Session], staff: Staff,
+) -> None:
+    plan = _active_derby_plan(session_factory, staff)
+    key = f"plan:{plan.id}:end_date_passed:2026-03-27"
+    sent_on = datetime(2026, 3, 30, 7, 30, tzinfo=UTC)
+    with UnitOfWork(session_factory) as uow:
+        _as_sent(uow, key, sent_on, escalate_at=sent_on + timedelta(days=3))
+        uow.commit()
+
+    record_review(session_factory, plan.id, outcome="extend", held_on=date(2026, 3, 30),
+                  new_end_date=date(2026, 4, 17), rationale="Still settling", parent_agreed=True,
+                  actor_user_id=staff.lead_id, now=_that_evening(date(2026, 3, 30)))
+
+    reminders = _reminders(session_factory, plan.id)
+    assert (reminders[key].escalate_at, reminders[key].resolved_at) == (None, _that_evening(date(2026, 3, 30)))
+    assert reminders[f"plan:{plan.id}:end_date_passed:2026-04-17"].status == "pending"
+
+
 def test_acknowledging_a_sent_reminder_stops_it_escalating(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
     plan = _new_plan(session_factory, staff)
     key = f"plan:{plan.id}:la_notification_due:first"
     with UnitOfWork(session_factory) as uow:
-        reminder = uow.session.exec(select(Reminder).where(Reminder.idempotency_key == key)).one()
-        reminder.status, reminder.sent_at, reminder.escalate_at = "sent", NOW, NOW
+        reminder = _as_sent(uow, key, NOW, escalate_at=NOW)
         uow.commit()
     acknowledged = acknowledge_reminder(session_factory, reminder.id, actor_user_id=staff.lead_id,
                                         now=NOW)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +15,11 @@ from sqlmodel import select
 from assistant.reminders.delivery import SlackDeliverer, SlackDirectMessage
 from assistant.reminders.messages import Recipient, ReminderMessage
 from assistant.reminders.sweeper import SweepSettings, run_once
+from assistant.services.plans import close_plan, record_review
 from assistant.slack.delivery import SlackReminderDelivery
 from storage.models import Reminder, Review, User
+from storage.repositories import DirectoryRepository
+from storage.uow import UnitOfWork
 from tests.e2e.slack.conftest import BASE_URL, DSL, EWO, TODAY, Slack, World, all_text
 from tests.e2e.slack.slack_fakes import FakeSlack
 
@@ -120,6 +123,87 @@ def test_someone_who_only_sees_the_school_cannot_snooze_its_reminder(
     with world.session_factory() as session:
         assert not session.exec(select(Reminder).where(Reminder.idempotency_key.contains(":snoozed:"))).all()
     assert "not for you" in fake_slack.calls_to("response_url")[-1].params["text"]
+
+
+def _snoozed(world: World) -> list[Reminder]:
+    with world.session_factory() as session:
+        return list(session.exec(select(Reminder).where(Reminder.idempotency_key.contains(":snoozed:"))))
+
+
+def _last_reply(fake_slack: FakeSlack) -> str:
+    return fake_slack.calls_to("response_url")[-1].params["text"]
+
+
+def deliver_then_record_the_review_on_the_web(slack: Slack, delivery: SlackReminderDelivery,
+                                              world: World) -> dict[str, Any]:
+    message = deliver_first_review_reminder(slack, delivery)
+    record_review(world.session_factory, world.plans["jordan"], outcome="continue", held_on=date(2026, 1, 23),
+                  actor_user_id=world.users["dsl"])
+    return message
+
+
+def test_review_held_on_the_message_of_a_review_recorded_meanwhile_records_nothing_more(
+        slack: Slack, delivery: SlackReminderDelivery, world: World, fake_slack: FakeSlack) -> None:
+    message = deliver_then_record_the_review_on_the_web(slack, delivery, world)
+
+    slack.click(DSL, message, "DDSL", button(message, "ptt_reminder_review_held"))
+
+    with world.session_factory() as session:
+        held = session.exec(select(Review.due_on, Review.held_on).where(
+            Review.plan_id == world.plans["jordan"], Review.held_on.is_not(None))).all()
+    assert [(due.isoformat(), on) for due, on in held] == [("2026-01-23", date(2026, 1, 23))]
+    assert _last_reply(fake_slack) == "The review due 23 Jan 2026 was recorded already, as held on 23 Jan 2026."
+
+
+def test_a_reminder_whose_review_was_recorded_meanwhile_cannot_be_snoozed(
+        slack: Slack, delivery: SlackReminderDelivery, world: World, fake_slack: FakeSlack) -> None:
+    message = deliver_then_record_the_review_on_the_web(slack, delivery, world)
+
+    slack.click(DSL, message, "DDSL", button(message, "ptt_reminder_snooze"))
+
+    assert _snoozed(world) == []
+    assert _last_reply(fake_slack) == "That reminder has already been dealt with."
+
+
+def test_snoozing_twice_says_until_when_and_adds_nothing(
+        slack: Slack, delivery: SlackReminderDelivery, world: World, fake_slack: FakeSlack) -> None:
+    message = deliver_first_review_reminder(slack, delivery)
+    snooze = button(message, "ptt_reminder_snooze")
+
+    slack.click(DSL, message, "DDSL", snooze)
+    slack.click(DSL, message, "DDSL", snooze)
+
+    assert len(_snoozed(world)) == 1
+    assert _last_reply(fake_slack) == "That reminder is snoozed already, until 10 Feb 2026."
+
+
+def test_the_buttons_of_a_closed_plans_reminder_do_nothing(
+        slack: Slack, delivery: SlackReminderDelivery, world: World, fake_slack: FakeSlack) -> None:
+    message = deliver_first_review_reminder(slack, delivery)
+    close_plan(world.session_factory, world.plans["jordan"], route="left_school", actor_user_id=world.users["dsl"])
+
+    slack.click(DSL, message, "DDSL", button(message, "ptt_reminder_snooze"))
+    assert "That plan is closed" in _last_reply(fake_slack)
+    slack.click(DSL, message, "DDSL", button(message, "ptt_reminder_review_held"))
+    assert "That plan is closed" in _last_reply(fake_slack)
+
+    assert _snoozed(world) == []
+    with world.session_factory() as session:
+        assert not session.exec(select(Review).where(Review.held_on.is_not(None))).all()
+
+
+def test_someone_who_has_left_the_school_cannot_snooze_the_reminder_sent_to_them_there(
+        slack: Slack, delivery: SlackReminderDelivery, world: World, fake_slack: FakeSlack) -> None:
+    message = deliver_first_review_reminder(slack, delivery)
+    with UnitOfWork(world.session_factory) as unit:
+        DirectoryRepository(unit.session).upsert_user(DSL.email, "dsl", school_id=world.schools["Elm Academy"],
+                                                      la_id=None)
+        unit.commit()
+
+    slack.click(DSL, message, "DDSL", button(message, "ptt_reminder_snooze"))
+
+    assert _snoozed(world) == []
+    assert "not for you" in _last_reply(fake_slack)
 
 
 def test_the_same_reminder_is_sent_once_however_often_delivery_is_retried(
