@@ -303,8 +303,10 @@ class Conversation(SQLModel, table=True):
     plan_id: int | None = _fk("plans.id", nullable=True)
     created_at: datetime = _utc(default_factory=utcnow)
     updated_at: datetime = _utc(default_factory=utcnow)
-    # The school its user was at when it began (None: a user of no school, e.g. an EWO).
+    # The school its user was at when it began (None: a user of no school, e.g. an EWO), and
+    # the LA they were in (None: an admin of none).
     school_id: int | None = _fk("schools.id", nullable=True)
+    la_id: int | None = _fk("local_authorities.id", nullable=True)
 
 
 class ConversationAnswer(SQLModel, table=True):

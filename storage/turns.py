@@ -57,6 +57,7 @@ class ConversationRecord:
     created_at: datetime
     updated_at: datetime
     school_id: int | None = None
+    la_id: int | None = None
 
 
 #: A raw answer as stored: the text exactly as given, the fact it answered, whether accepted.
@@ -74,7 +75,7 @@ class AuditEntry:
 
 
 _COLUMNS = ("id, user_id, policy_id, channel, state_json, version, finished, plan_id, created_at, updated_at, "
-            "school_id")
+            "school_id, la_id")
 
 
 class TurnStore:
@@ -110,12 +111,12 @@ class TurnStore:
             row = cursor.fetchone()
         if row is None:
             return None
-        id_, user_id, policy_id, channel, state, version, finished, plan_id, created, updated, school_id = row
+        id_, user_id, policy_id, channel, state, version, finished, plan_id, created, updated, school_id, la_id = row
         return ConversationRecord(
             id=id_, user_id=user_id, policy_id=policy_id, channel=channel,
             state_json=orjson.loads(state) if isinstance(state, str | bytes) else state,
             version=version, finished=bool(finished), plan_id=plan_id,
-            created_at=_utc(created), updated_at=_utc(updated), school_id=school_id,
+            created_at=_utc(created), updated_at=_utc(updated), school_id=school_id, la_id=la_id,
         )
 
     # ------------------------------------------------------------------ writing
@@ -127,7 +128,8 @@ class TurnStore:
                   "channel": conv.channel, "state": self._json(conv.state_json), "version": conv.version,
                   "finished": self._bool(conv.finished), "plan_id": conv.plan_id,
                   "created_at": self._time(conv.created_at), "updated_at": self._time(conv.updated_at),
-                  "conversation_school_id": conv.school_id}  # not "school_id": the audit row's is that
+                  "conversation_school_id": conv.school_id,  # not "school_id": the audit row's is that
+                  "conversation_la_id": conv.la_id}
         if self.postgres:
             # One statement: one round trip to the server instead of three.
             params.update(self._audit_params(conv.id, audit, conv.created_at), new_lines=self._json(list(lines)))
@@ -251,8 +253,8 @@ _UPDATE_CONVERSATION = (
     "version = :new_version, updated_at = :now WHERE id = :conversation_id AND version = :loaded")
 _INSERT_CONVERSATION = (
     "INSERT INTO conversations (id, user_id, policy_id, channel, state_json, version, finished, plan_id, "
-    "created_at, updated_at, school_id) VALUES (:conversation_id, :user_id, :policy_id, :channel, :state, :version, "
-    ":finished, :plan_id, :created_at, :updated_at, :conversation_school_id)")
+    "created_at, updated_at, school_id, la_id) VALUES (:conversation_id, :user_id, :policy_id, :channel, :state, "
+    ":version, :finished, :plan_id, :created_at, :updated_at, :conversation_school_id, :conversation_la_id)")
 _INSERT_ANSWER = (
     "INSERT INTO conversation_answers (conversation_id, seq, fact, raw_text, accepted, at) "
     "SELECT CAST(:conversation_id AS VARCHAR), coalesce(max(seq), 0) + 1, CAST(:fact AS VARCHAR), "
@@ -303,9 +305,9 @@ RETURNING id
 _PG_INSERT_CONVERSATION = _pyformat("""
 WITH created AS (
     INSERT INTO conversations (id, user_id, policy_id, channel, state_json, version, finished, plan_id,
-                               created_at, updated_at, school_id)
+                               created_at, updated_at, school_id, la_id)
     VALUES (:conversation_id, :user_id, :policy_id, :channel, :state, :version, :finished, :plan_id,
-            :created_at, :updated_at, CAST(:conversation_school_id AS INTEGER))
+            :created_at, :updated_at, CAST(:conversation_school_id AS INTEGER), CAST(:conversation_la_id AS INTEGER))
  RETURNING id
 ), transcript AS (
     INSERT INTO conversation_lines (conversation_id, seq, entry_json)

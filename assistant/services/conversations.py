@@ -363,15 +363,16 @@ def _owned(session: Session, user: User, conversation_id: str, read: Conversatio
     """The user's own conversation; anyone else's is "not found" (no hint it exists). ``read``:
     the conversation as already read in this transaction (with the caller), if it was."""
     conv = read if read is not None and read.id == conversation_id else TurnStore(session).load(conversation_id)
-    if conv is None or conv.user_id != user.id or not _still_at_its_school(conv.school_id, user):
+    if conv is None or conv.user_id != user.id or not _still_where_it_began(conv, user):
         raise NotFoundError("conversation", conversation_id)
     return conv
 
 
-def _still_at_its_school(school_id: int | None, user: User) -> bool:
-    """Whether the user is still at the school the conversation began at: one who has moved no
-    longer reads the old school's interviews (they name its pupils)."""
-    return school_id is None or school_id == user.school_id
+def _still_where_it_began(conv: ConversationRecord, user: User) -> bool:
+    """Whether the user is still at the school and in the LA the conversation began in: one who
+    has moved (to another school, another LA, or from an LA role into a school) no longer reads
+    the interviews begun there, which name its pupils. As :func:`list_for_user` selects."""
+    return conv.school_id == user.school_id and (conv.la_id is None or conv.la_id == user.la_id)
 
 
 # --------------------------------------------------------------------------- transactions
@@ -442,7 +443,7 @@ def start(
     now = utcnow()
     conv = ConversationRecord(id=str(uuid.uuid4()), user_id=user.id, policy_id=policy_id, channel=channel,
                               state_json={}, version=1, finished=False, plan_id=None, created_at=now, updated_at=now,
-                              school_id=user.school_id)
+                              school_id=user.school_id, la_id=user.la_id)
     decision = _store_turn(conv, turn, answer=None)
     _before, lines = _take_unwritten_lines(conv)
     begin_writing(session)
@@ -549,7 +550,8 @@ def get(session: Session, user: User, conversation_id: str, *, with_transcript: 
 def list_for_user(session: Session, user: User, *, limit: int = 50) -> list[ConversationSummary]:
     rows = session.exec(
         select(Conversation).where(Conversation.user_id == user.id,
-                                   col(Conversation.school_id).is_(None) | (Conversation.school_id == user.school_id))
+                                   col(Conversation.school_id).is_not_distinct_from(user.school_id),
+                                   col(Conversation.la_id).is_(None) | (Conversation.la_id == user.la_id))
         .order_by(col(Conversation.updated_at).desc()).limit(limit)
     )
     summaries = []

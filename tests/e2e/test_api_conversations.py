@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from storage.models import AuditLog, ConversationAnswer
 
@@ -208,16 +208,28 @@ def test_the_list_of_my_conversations_holds_only_mine(world: World) -> None:
     assert mine["id"] not in {c["id"] for c in others}
 
 
-def test_someone_who_moves_school_no_longer_reads_the_old_schools_interviews(world: World) -> None:
+@pytest.mark.parametrize(("role", "began_at", "moved_to"), [
+    ("staff", "Oak Primary", "Riverside Academy"),  # another school
+    ("ewo", "derby-city", "derbyshire"),  # another LA: an EWO's interviews have no school to tell by
+    ("ewo", "derby-city", "Oak Primary"),  # from the LA into one of its schools
+], ids=["school to school", "LA to LA", "LA to school"])
+def test_someone_who_moves_no_longer_reads_the_interviews_begun_where_they_were(
+        world: World, role: str, began_at: str, moved_to: str) -> None:
     from assistant.services.auth import issue_token
-    from storage.models import School, User
+    from storage.models import LocalAuthority, School, User
     from storage.repositories import DirectoryRepository
 
+    def place(session: Session, name: str) -> tuple[int | None, int | None]:
+        """(school id, LA id) of a school's name or an LA's policy."""
+        school = session.exec(select(School).where(School.name == name)).first()
+        if school is not None:
+            return school.id, school.la_id
+        return None, session.exec(select(LocalAuthority).where(LocalAuthority.policy_id == name)).one().id
+
     with world.session() as session:
-        oak = session.exec(select(School).where(School.name == "Oak Primary")).one()
-        riverside = session.exec(select(School).where(School.name == "Riverside Academy")).one()
-        mover = DirectoryRepository(session).upsert_user(f"mover-{world.backend}@oak.example.org", "staff",
-                                                        school_id=oak.id, la_id=oak.la_id)
+        school_id, la_id = place(session, began_at)
+        mover = DirectoryRepository(session).upsert_user(f"mover-{world.backend}-{role}@example.org", role,
+                                                        school_id=school_id, la_id=la_id)
         headers = {"Authorization": f"Bearer {issue_token(session, mover)}"}
         session.commit()
     client = world.app.test_client()
@@ -226,7 +238,8 @@ def test_someone_who_moves_school_no_longer_reads_the_old_schools_interviews(wor
     with world.session() as session:
         moved = session.get(User, mover.id)
         assert moved is not None
-        moved.school_id = riverside.id
+        moved.school_id, moved.la_id = place(session, moved_to)
+        moved.role = "staff" if moved.school_id is not None else role
         session.add(moved)
         session.commit()
     assert client.get(f"/api/v1/conversations/{started['id']}", headers=headers).status_code == 404

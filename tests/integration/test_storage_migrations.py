@@ -173,6 +173,32 @@ def test_existing_conversations_take_the_school_their_creation_was_audited_with(
     assert schools == {"c-oak": school_id, "c-none": None}
 
 
+def test_existing_conversations_take_their_schools_la_or_else_their_users(db_url: str, engine: Engine) -> None:
+    """0012 gives each conversation the LA it began in: its school's, or (an EWO's, with no school)
+    its user's."""
+    from sqlalchemy import text
+
+    downgrade(db_url, "0011")
+    engine.dispose()
+    with engine.begin() as connection:
+        school_id = _oak_primary(connection)
+        la_id = connection.execute(text("SELECT la_id FROM schools WHERE id = :s"), {"s": school_id}).scalar()
+        connection.execute(text("INSERT INTO users (email, role, la_id, display_name, created_at) "
+                                "VALUES ('ewo@derby.example', 'ewo', :la, '', CURRENT_TIMESTAMP)"), {"la": la_id})
+        ewo_id = connection.execute(text("SELECT id FROM users")).scalar()
+        for conversation_id, user_id, school in (("c-oak", None, school_id), ("c-ewo", ewo_id, None),
+                                                 ("c-nobody", None, None)):
+            connection.execute(text(
+                "INSERT INTO conversations (id, user_id, policy_id, state_json, version, finished, created_at, "
+                "updated_at, school_id) VALUES (:id, :user, 'derby-city', '{}', 1, false, CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, :school)"), {"id": conversation_id, "user": user_id, "school": school})
+    upgrade(db_url)
+    engine.dispose()
+    with engine.connect() as connection:
+        las = dict(connection.execute(text("SELECT id, la_id FROM conversations")).all())
+    assert las == {"c-oak": la_id, "c-ewo": la_id, "c-nobody": None}
+
+
 def _plan_row(connection: Connection, school_id: int, **columns: Any) -> None:
     """A plan (and its pupil) in a database at an older revision, by hand."""
     from sqlalchemy import text
