@@ -202,7 +202,12 @@ def _work_out_applicable(
                 (strength, before, rule) if strength > current[0] else (current[0], before, current[2])
             )
 
-    next_steps = [_next_step(s, s.code, s.message, s.citation) for s in pack.next_steps if holds(s.when)]
+    # A pack may give one step under two conditions (an EHCP ticked, or a reason that implies
+    # one): it is one step still.
+    next_steps: list[NextStep] = []
+    for step in pack.next_steps:
+        if holds(step.when) and all(s.code != step.code for s in next_steps):
+            next_steps.append(_next_step(step, step.code, step.message, step.citation))
     for _, _, rule in strongest.values():
         if rule.requirement == "inform" and not rule.before_start:
             next_steps.append(

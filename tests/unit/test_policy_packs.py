@@ -36,6 +36,21 @@ def test_achieving_for_children_counts_year_11_as_24_hours_and_the_others_25() -
     assert load_pack("bath-wells-mat").hours_band_for("Y11").hours == 25
 
 
+@pytest.mark.parametrize("policy_id", known_policy_ids())
+def test_what_a_pack_asks_under_two_conditions_at_once_is_asked_once(policy_id: str) -> None:
+    """Some steps are given twice, e.g. Bath and Wells' copy to the SEND team for an EHCP ticked or for
+    a reason that implies one: a pupil meeting both conditions is told once."""
+    decision = evaluate(Case.model_validate({
+        "policy": policy_id, "pupil": {"year_group": "Y5"},
+        "reasons": ["send_placement", "physical_health", "mental_health", "semh"],
+        "circumstances": dict.fromkeys(("looked_after", "child_protection_plan", "ehcp", "medical_needs",
+                                        "early_help", "youth_justice"), True),
+        "plan": {"start_date": "2026-03-02", "end_date": "2026-03-27", "hours_per_week": 15}}))
+    for listed in ([s.code for s in decision.next_steps], [(r.code, r.message) for r in decision.reasons],
+                   [c.role for c in decision.consultees]):
+        assert len(listed) == len(set(listed)), listed
+
+
 def test_a_pack_citing_a_missing_clause_fails_to_load() -> None:
     text = (PACKS_DIRECTORY / "derbyshire.yaml").read_text().replace("cite: meeting", "cite: no_such_clause")
     with pytest.raises(PackError, match="no_such_clause"):
