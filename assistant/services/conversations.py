@@ -496,7 +496,11 @@ def _send_once(session: Session, user: User, conversation_id: str, text: str, ex
     except Exception:
         logger.exception("conversation %s: the engine failed on an answer", conv.id)
         session.rollback()
-        TurnStore(session).insert_answers(conv.id, [(text, asked, False)], utcnow())
+        # Kept as given, and audited like any answer; the conversation stays at its version.
+        now, store = utcnow(), TurnStore(session)
+        store.insert_answers(conv.id, [(text, asked, False)], now)
+        store.insert_audit(conv.id, _audit("update", user, {"version": loaded_version, "fact": asked,
+                                                            "engine_failed": True}), now)
         session.commit()
         raise
     log = list(_attr(turn, "answer_log") or ())

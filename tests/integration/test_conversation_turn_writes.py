@@ -59,6 +59,27 @@ def test_each_answer_stores_state_answer_and_audit_row_together(
         assert audit is not None and audit.actor_user_id == staff.lead_id and audit.school_id == staff.school_id
 
 
+def test_an_answer_the_engine_fails_on_is_kept_and_audited_and_the_conversation_stays_where_it_was(
+    session_factory: sessionmaker[Session], staff: Staff, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import conversations
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug in the engine")
+
+    with session_factory() as session:
+        user, started, first = _lead_answers_year_5(session, staff)
+        monkeypatch.setattr(conversations, "respond", broken)
+        with pytest.raises(RuntimeError):
+            conversation_service.send(session, user, started.id, "mental health", today=TODAY)
+    with session_factory() as session:
+        assert _answers(session, started.id)[-1] == (2, "reasons", "mental health", False)
+        assert _updates(session, started.id)[-1] == {"version": first.version, "fact": "reasons",
+                                                     "engine_failed": True}
+        stored = session.get(Conversation, started.id)
+        assert stored is not None and stored.version == first.version
+
+
 def test_each_turn_appends_its_lines_to_the_transcript(
     session_factory: sessionmaker[Session], staff: Staff
 ) -> None:
