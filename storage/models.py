@@ -280,6 +280,11 @@ ESCALATION_SUFFIX = ":escalation-"
 SNOOZE_SUFFIX = ":snoozed:"
 
 
+def snoozed_from(key: str) -> str:
+    """The key of the reminder a snooze (``key``) was first snoozed from; ``key`` if none."""
+    return key.split(SNOOZE_SUFFIX, 1)[0]
+
+
 def reminder_root_key(key: str) -> str:
     """The key the plan's schedule gave the reminder that ``key`` escalated or snoozed from: while
     that reminder is still wanted, so are its escalations and snoozes."""
@@ -304,7 +309,7 @@ class Conversation(SQLModel, table=True):
     created_at: datetime = _utc(default_factory=utcnow)
     updated_at: datetime = _utc(default_factory=utcnow)
     # The school its user was at when it began (None: a user of no school, e.g. an EWO), and
-    # the LA they were in (None: an admin of none).
+    # for one begun outside any school the LA they were in (None: an admin of none).
     school_id: int | None = _fk("schools.id", nullable=True)
     la_id: int | None = _fk("local_authorities.id", nullable=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -37,6 +38,7 @@ from storage.models import (
     School,
     User,
     reminder_root_key,
+    snoozed_from,
 )
 from storage.plan_writes import NewPlan, PlanWriter
 from storage.types import utcnow
@@ -449,12 +451,16 @@ class ReminderRepository:
         return result.rowcount or 0
 
     def snoozed_until(self, reminder: Reminder) -> date | None:
-        """The day ``reminder``'s latest snooze reminds again; None if it was never snoozed."""
-        prefix = f"{reminder.idempotency_key}{SNOOZE_SUFFIX}"
+        """The day a snooze of ``reminder`` (or of the reminder it was snoozed from) not yet sent
+        reminds again; None if there is none."""
+        prefix = f"{snoozed_from(reminder.idempotency_key)}{SNOOZE_SUFFIX}"
         keys = self.session.exec(select(Reminder.idempotency_key).where(
-            col(Reminder.plan_id) == reminder.plan_id,
+            col(Reminder.plan_id) == reminder.plan_id, col(Reminder.status) == ReminderStatus.PENDING.value,
             col(Reminder.idempotency_key).startswith(prefix, autoescape=True)))
-        days = [date.fromisoformat(key[len(prefix):len(prefix) + 10]) for key in keys]
+        days = []
+        for key in keys:
+            with suppress(ValueError):  # a key cut short by an older version
+                days.append(date.fromisoformat(key[len(prefix):len(prefix) + 10]))
         return max(days, default=None)
 
     def settle_unwanted(self, plan_id: int, *, wanted_keys: Iterable[str], kinds: Iterable[str],

@@ -369,10 +369,11 @@ def _owned(session: Session, user: User, conversation_id: str, read: Conversatio
 
 
 def _still_where_it_began(conv: ConversationRecord, user: User) -> bool:
-    """Whether the user is still at the school and in the LA the conversation began in: one who
-    has moved (to another school, another LA, or from an LA role into a school) no longer reads
-    the interviews begun there, which name its pupils. As :func:`list_for_user` selects."""
-    return conv.school_id == user.school_id and (conv.la_id is None or conv.la_id == user.la_id)
+    """Whether the user is still at the school the conversation began at, or, for one begun
+    outside any school (an EWO's), still in its LA: one who has moved (to another school, another
+    LA, or from an LA role into a school) no longer reads the interviews begun there, which name
+    its pupils. As :func:`list_for_user` selects."""
+    return conv.school_id == user.school_id and (conv.school_id is not None or conv.la_id == user.la_id)
 
 
 # --------------------------------------------------------------------------- transactions
@@ -443,7 +444,7 @@ def start(
     now = utcnow()
     conv = ConversationRecord(id=str(uuid.uuid4()), user_id=user.id, policy_id=policy_id, channel=channel,
                               state_json={}, version=1, finished=False, plan_id=None, created_at=now, updated_at=now,
-                              school_id=user.school_id, la_id=user.la_id)
+                              school_id=user.school_id, la_id=None if user.school_id is not None else user.la_id)
     decision = _store_turn(conv, turn, answer=None)
     _before, lines = _take_unwritten_lines(conv)
     begin_writing(session)
@@ -555,7 +556,8 @@ def list_for_user(session: Session, user: User, *, limit: int = 50) -> list[Conv
     rows = session.exec(
         select(Conversation).where(Conversation.user_id == user.id,
                                    col(Conversation.school_id).is_not_distinct_from(user.school_id),
-                                   col(Conversation.la_id).is_(None) | (Conversation.la_id == user.la_id))
+                                   col(Conversation.school_id).is_not(None)
+                                   | col(Conversation.la_id).is_not_distinct_from(user.la_id))
         .order_by(col(Conversation.updated_at).desc()).limit(limit)
     )
     summaries = []

@@ -12,7 +12,7 @@ reminders.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -573,10 +573,12 @@ def record_review(
     parent_agreed: bool | None = None,
     notes: str | None = None,
     closure_route: str = "returned_full_time",
+    review_due_on: date | None = None,
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Plan:
-    """Record a review meeting and what it decided.
+    """Record a review meeting and what it decided: the review scheduled for ``review_due_on``
+    when given (a reminder about that review said it was held), else the one the day held says.
 
     * ``continue`` – the plan carries on as it is.
     * ``increase_hours`` – ``hours_per_week`` goes up (the graduated return).
@@ -614,9 +616,14 @@ def record_review(
         pack = load_pack(plan.policy_id)
         case = Case.model_validate(plan.case_json)
 
-        # The review held is the earliest one scheduled, unless it was held well before that.
-        scheduled = {r.due_on: r for r in unit.plans.reviews(plan.id) if r.held_on is None and r.due_on is not None}
-        stands_for = scheduled_review_held(held_on, list(scheduled), pack.reviews)
+        reviews = unit.plans.reviews(plan.id)
+        scheduled = {r.due_on: r for r in reviews if r.held_on is None and r.due_on is not None}
+        if review_due_on is not None:
+            _check_still_scheduled(review_due_on, reviews)
+            stands_for: date | None = review_due_on
+        else:
+            # The review held is the earliest one scheduled, unless it was held well before that.
+            stands_for = scheduled_review_held(held_on, list(scheduled), pack.reviews)
         review = (scheduled.get(stands_for) if stands_for else None) or Review(plan_id=plan.id)
         review.held_on = held_on
         review.outcome = outcome
@@ -870,6 +877,18 @@ def record_la_notification(
                detail={"la_notification": kind, "sent_on": when})
         unit.commit()
         return plan
+
+
+def _check_still_scheduled(due_on: date, reviews: Sequence[Review]) -> None:
+    """The review due ``due_on`` is on the plan and not yet held (else a reminder's button, say,
+    would record another one in its place)."""
+    review = next((r for r in reviews if r.due_on == due_on), None)
+    if review is None:
+        raise PlanError(f"The review due {long_date(due_on)} is no longer on the plan (its dates have "
+                        "changed): open the plan to record a review.")
+    if review.held_on is not None:
+        raise PlanError(f"The review due {long_date(due_on)} was recorded already, as held on "
+                        f"{long_date(review.held_on)}.")
 
 
 def acknowledge_reminder(

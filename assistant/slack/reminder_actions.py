@@ -9,7 +9,7 @@ from assistant.services.plans import PlanError, record_review
 from conversations.wording import long_date
 from rules.reminder_schedule import due_at_utc
 from storage.db import SessionFactory
-from storage.models import SNOOZE_SUFFIX, Plan, PlanStatus, Reminder, ReminderStatus, User
+from storage.models import SNOOZE_SUFFIX, Plan, PlanStatus, Reminder, ReminderStatus, User, snoozed_from
 from storage.types import utcnow
 from storage.uow import UnitOfWork
 
@@ -37,25 +37,11 @@ def record_review_held(session_factory: SessionFactory, reminder_id: int, user: 
             raise PlanError("This reminder is not about a review.")
         if not can_change_school(user, plan.school_id):
             raise NotAllowed("Only the school's own staff can record a review.")
-        _check_review_still_due(unit, plan, reminder)
         plan_id = plan.id
+        due_on = date.fromisoformat(reminder.subject)
     assert plan_id is not None
     return record_review(session_factory, plan_id, outcome="continue", held_on=held_on, actor_user_id=user.id,
-                         notes="Recorded from a Slack reminder.", now=now)
-
-
-def _check_review_still_due(unit: UnitOfWork, plan: Plan, reminder: Reminder) -> None:
-    """An old message's button must not record the plan's next review in place of the one it was
-    about, already recorded (on the web, say) or moved."""
-    assert plan.id is not None
-    review = next((r for r in unit.plans.reviews(plan.id)
-                   if r.due_on is not None and r.due_on.isoformat() == reminder.subject), None)
-    if review is None:
-        raise PlanError("That review is no longer on the plan (its dates have changed): "
-                        "open the plan to record a review.")
-    if review.held_on is not None:
-        raise PlanError(f"The review due {long_date(review.due_on)} was recorded already, "
-                        f"as held on {long_date(review.held_on)}.")
+                         notes="Recorded from a Slack reminder.", review_due_on=due_on, now=now)
 
 
 def snooze(session_factory: SessionFactory, reminder_id: int, user: User, *, today: date,
@@ -80,7 +66,8 @@ def snooze(session_factory: SessionFactory, reminder_id: int, user: User, *, tod
                 raise PlanError(f"That reminder is snoozed already, until {long_date(until)}.")
             raise PlanError("That reminder has already been dealt with.")
         unit.reminders.resolve(plan.id, ids=[reminder.id], now=now)
-        key = f"{reminder.idempotency_key}{SNOOZE_SUFFIX}{tomorrow.isoformat()}"[:255]
+        # A snooze of a snooze is keyed by the reminder first snoozed: the key stays short.
+        key = f"{snoozed_from(reminder.idempotency_key)}{SNOOZE_SUFFIX}{tomorrow.isoformat()}"
         unit.reminders.schedule([{
             "plan_id": plan.id, "kind": reminder.kind, "subject": reminder.subject, "due_at": due_at_utc(tomorrow),
             "idempotency_key": key, "status": ReminderStatus.PENDING.value, "attempts": 0,

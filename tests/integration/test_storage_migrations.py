@@ -173,9 +173,9 @@ def test_existing_conversations_take_the_school_their_creation_was_audited_with(
     assert schools == {"c-oak": school_id, "c-none": None}
 
 
-def test_existing_conversations_take_their_schools_la_or_else_their_users(db_url: str, engine: Engine) -> None:
-    """0012 gives each conversation the LA it began in: its school's, or (an EWO's, with no school)
-    its user's."""
+def test_existing_conversations_begun_outside_a_school_take_their_users_la(db_url: str, engine: Engine) -> None:
+    """0012 gives each conversation begun outside any school (an EWO's) the LA it began in: its
+    user's; a school's conversation has its school to tell by."""
     from sqlalchemy import text
 
     downgrade(db_url, "0011")
@@ -196,7 +196,7 @@ def test_existing_conversations_take_their_schools_la_or_else_their_users(db_url
     engine.dispose()
     with engine.connect() as connection:
         las = dict(connection.execute(text("SELECT id, la_id FROM conversations")).all())
-    assert las == {"c-oak": la_id, "c-ewo": la_id, "c-nobody": None}
+    assert las == {"c-oak": None, "c-ewo": la_id, "c-nobody": None}
 
 
 def _plan_row(connection: Connection, school_id: int, **columns: Any) -> None:

@@ -1,7 +1,7 @@
-"""A conversation also belongs to the local authority its user was in when it began
+"""A conversation begun outside any school belongs to the local authority its user was in
 (conversations.la_id): an EWO or LA officer who moves to another LA no longer reads the old
-LA's interviews, which name its pupils (their conversations have no school to tell by).
-Existing conversations take their school's LA, or, without a school, their user's LA now.
+LA's interviews, which name its pupils (a school's conversation has its school to tell by).
+Existing ones take their user's LA now.
 
 Revision ID: 0012
 Revises: 0011
@@ -29,9 +29,8 @@ def upgrade() -> None:
         op.add_column("conversations", sa.Column("la_id", sa.Integer(), nullable=True))
         op.create_foreign_key(name, "conversations", "local_authorities", ["la_id"], ["id"])
     op.execute(sa.text(
-        "UPDATE conversations SET la_id = CASE WHEN school_id IS NOT NULL "
-        "THEN (SELECT schools.la_id FROM schools WHERE schools.id = conversations.school_id) "
-        "ELSE (SELECT users.la_id FROM users WHERE users.id = conversations.user_id) END"))
+        "UPDATE conversations SET la_id = (SELECT users.la_id FROM users WHERE users.id = conversations.user_id) "
+        "WHERE school_id IS NULL"))
 
 
 def downgrade() -> None:

@@ -4,6 +4,7 @@ records the review (once), "Snooze a day" reminds again tomorrow."""
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from assistant.reminders.messages import Recipient, ReminderMessage
 from assistant.reminders.sweeper import SweepSettings, run_once
 from assistant.services.plans import close_plan, record_review
 from assistant.slack.delivery import SlackReminderDelivery
+from assistant.slack.reminder_actions import snooze
 from storage.models import Reminder, Review, User
 from storage.repositories import DirectoryRepository
 from storage.uow import UnitOfWork
@@ -155,6 +157,28 @@ def test_review_held_on_the_message_of_a_review_recorded_meanwhile_records_nothi
     assert _last_reply(fake_slack) == "The review due 23 Jan 2026 was recorded already, as held on 23 Jan 2026."
 
 
+def test_review_held_records_the_review_its_message_was_about_not_an_earlier_one_left_open(
+        slack: Slack, delivery: SlackReminderDelivery, world: World) -> None:
+    slack.command(DSL, "link")
+    run_once(delivery.session_factory, datetime(2026, 2, 4, 8, 0, tzinfo=UTC), {"slack": delivery},
+             settings=SweepSettings(base_url=BASE_URL))  # the 23 January review was never recorded
+    with world.session_factory() as session:
+        second = session.exec(select(Reminder).where(Reminder.plan_id == world.plans["jordan"],
+                                                     Reminder.kind == "review_due",
+                                                     Reminder.subject == "2026-02-06")).one()
+    messages = [m for (channel, _), m in slack.fake.messages.items()
+                if channel == "DDSL" and "ptt_reminder_review_held" in all_text(m)]
+    message = next(m for m in messages
+                   if json.loads(button(m, "ptt_reminder_review_held")["value"])["r"] == second.id)
+
+    slack.click(DSL, message, "DDSL", button(message, "ptt_reminder_review_held"))
+
+    with world.session_factory() as session:
+        reviews = session.exec(select(Review.due_on, Review.held_on).where(
+            Review.plan_id == world.plans["jordan"]).order_by(Review.due_on)).all()
+    assert [(due.isoformat(), held) for due, held in reviews][:2] == [("2026-01-23", None), ("2026-02-06", TODAY)]
+
+
 def test_a_reminder_whose_review_was_recorded_meanwhile_cannot_be_snoozed(
         slack: Slack, delivery: SlackReminderDelivery, world: World, fake_slack: FakeSlack) -> None:
     message = deliver_then_record_the_review_on_the_web(slack, delivery, world)
@@ -175,6 +199,23 @@ def test_snoozing_twice_says_until_when_and_adds_nothing(
 
     assert len(_snoozed(world)) == 1
     assert _last_reply(fake_slack) == "That reminder is snoozed already, until 10 Feb 2026."
+
+
+def test_a_snooze_snoozed_again_is_keyed_by_the_reminder_first_snoozed(
+        slack: Slack, delivery: SlackReminderDelivery, world: World) -> None:
+    message = deliver_first_review_reminder(slack, delivery)
+    slack.click(DSL, message, "DDSL", button(message, "ptt_reminder_snooze"))
+    (first,) = _snoozed(world)
+    with world.session_factory() as session:
+        dsl = session.get(User, world.users["dsl"])
+    assert first.id is not None and dsl is not None
+
+    again = snooze(world.session_factory, first.id, dsl, today=TODAY + timedelta(days=1))
+
+    keys = sorted(r.idempotency_key for r in _snoozed(world))
+    original = first.idempotency_key.split(":snoozed:")[0]
+    assert keys == [f"{original}:snoozed:2026-02-10", f"{original}:snoozed:2026-02-11"]
+    assert again == date(2026, 2, 11)
 
 
 def test_the_buttons_of_a_closed_plans_reminder_do_nothing(
