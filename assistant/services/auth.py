@@ -257,11 +257,12 @@ def enable_user(session: Session, user: User) -> None:
 
 
 def feed_token(secret_key: str, user: User) -> str:
-    """The secret in a user's calendar-feed URL (an HMAC of their id, their e-mail and when their
-    feed was last revoked: :func:`revoke_feed`, a change of e-mail or of the server's secret key
-    revokes it)."""
+    """The secret in a user's calendar-feed URL (an HMAC of their id, their e-mail, their role,
+    school and LA, and when their feed was last revoked: :func:`revoke_feed`, a change of e-mail,
+    of role or of place, or of the server's secret key revokes it). A feed subscribed at one
+    school must not go on to publish the pupils of the next."""
     revoked = f":{user.feed_revoked_at.isoformat()}" if user.feed_revoked_at is not None else ""
-    message = f"calendar-feed:{user.id}:{user.email}{revoked}".encode()
+    message = f"calendar-feed:{user.id}:{user.email}:{user.role}:{user.school_id}:{user.la_id}{revoked}".encode()
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
 
 

@@ -13,7 +13,9 @@ from icalendar import Calendar
 from pypdf import PdfReader
 from sqlmodel import select
 
+from assistant.services import auth
 from storage.models import AuditLog
+from storage.repositories import DirectoryRepository
 
 from .conftest import DERBY_EWO, OAK_STAFF, RIVERSIDE_STAFF, World, signed_in
 
@@ -82,6 +84,16 @@ def test_the_sessions_csv_has_register_codes(web: World) -> None:
     assert all(r["register_code"] in ("C2", "B") for r in rows if r["expected_in_school"] == "N")
 
 
+def test_no_register_codes_are_given_for_a_timetable_not_yet_agreed(web: World) -> None:
+    client, _ = signed_in(web.app, OAK_STAFF)
+    plan_id = web.plan("Oak Primary", "awaiting")
+    response = client.get(f"/plans/{plan_id}/documents/sessions.csv")
+    assert response.status_code == 409 and "not agreed yet" in response.get_data(as_text=True)
+    page = client.get(f"/plans/{plan_id}").get_data(as_text=True)
+    assert "sessions.csv" not in page and "Sessions with register codes (CSV): once the plan is agreed" in page
+    assert client.get(f"/plans/{plan_id}/documents/plan.pdf").status_code == 200  # to sign it, it must print
+
+
 def test_an_unknown_document_is_404(web: World) -> None:
     client, _ = signed_in(web.app, OAK_STAFF)
     assert client.get(f"/plans/{web.plan('Oak Primary', 'active')}/documents/secret.txt").status_code == 404
@@ -121,3 +133,22 @@ def test_the_calendar_feed_is_reached_by_its_secret_address_and_shows_initials_o
     assert "BEGIN:VEVENT" in body
     assert "Amelia Hart" not in body and "AH" in body
     assert anonymous.get(re.sub(r"/[0-9a-f]+\.ics$", "/" + "0" * 40 + ".ics", match.group(1))).status_code == 404
+
+
+def test_a_calendar_feed_stops_when_its_owner_moves_school(web: World) -> None:
+    from storage.models import School
+
+    with web.session() as session:
+        oak = session.exec(select(School).where(School.name == "Oak Primary")).one()
+        riverside = session.exec(select(School).where(School.name == "Riverside Academy")).one()
+        mover = DirectoryRepository(session).upsert_user(f"feed-mover-{web.backend}@oak.example.org", "staff",
+                                                        school_id=oak.id, la_id=oak.la_id)
+        session.commit()
+        secret = web.app.extensions["ptt"].settings.resolved_secret_key()
+        feed = f"/calendar/{mover.id}/{auth.feed_token(secret, mover)}.ics"
+        anonymous = web.app.test_client()
+        assert anonymous.get(feed).status_code == 200
+        mover.school_id = riverside.id
+        session.add(mover)
+        session.commit()
+    assert anonymous.get(feed).status_code == 404
