@@ -121,6 +121,11 @@ class ConsentRule(CitedRule):
     instead: str = ""
     missing_message: str = "Signed consent from the parent or carer is needed before the timetable starts."
     substitutes: tuple[ConsentSubstitute, ...] = ()
+    #: What the parent's signed agreement form must say, where the document prescribes it, in the
+    #: first person as the form puts it; ``agreement_form_cite`` names the clause.
+    agreement_form: tuple[str, ...] = ()
+    agreement_form_cite: str = ""
+    agreement_form_citation: Citation | None = None
 
 
 class RiskAssessmentRule(CitedRule):
@@ -273,7 +278,9 @@ def _resolve(pack: Pack) -> Pack:
     return pack.model_copy(
         update={
             "reasons": reasons,
-            "consent": resolved(pack.consent, refused_citation=pack.cite(pack.consent.refused_cite)),
+            "consent": resolved(pack.consent, refused_citation=pack.cite(pack.consent.refused_cite),
+                                agreement_form_citation=pack.cite(pack.consent.agreement_form_cite)
+                                if pack.consent.agreement_form_cite else None),
             "risk_assessment": resolved(
                 pack.risk_assessment,
                 unmitigated_citation=pack.cite(pack.risk_assessment.unmitigated_cite),

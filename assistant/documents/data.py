@@ -130,6 +130,9 @@ class PlanDocumentData(BaseModel):
     # The policy and what it says about this proposal.
     policy_id: str = ""
     policy_title: str = Field(min_length=1)
+    #: What the policy says the parent's agreement form must state (first person), and where.
+    parent_agreement: tuple[str, ...] = ()
+    parent_agreement_source: str = ""
     outcome: Outcome
     reasons: tuple[CitedReason, ...] = ()
     consultees: tuple[ConsulteeLine, ...] = ()

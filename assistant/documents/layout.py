@@ -207,8 +207,8 @@ def plan_document(data: PlanDocumentData) -> Document:
         Paragraph(
             "A reduced timetable can only go ahead with the signed consent of the parents or "
             "carers. It cannot be enforced or insisted upon by the school. Please delete as "
-            "applicable: (1) I agree with this reintegration plan. (2) I do not agree with this "
-            "plan for the following reasons: ........................................"
+            f"applicable: (1) I agree with this reintegration plan.{_agreement_statements(data)} (2) I do not "
+            "agree with this plan for the following reasons: ........................................"
         ),
         Signatures("", _parent_signatories(data)),
         Heading("Pupil (voluntary)"),
@@ -554,6 +554,14 @@ def _reason_labels(data: PlanDocumentData) -> tuple[str, ...]:
     if data.other_reason:
         labels.append(f"Other: {data.other_reason}")
     return tuple(labels)
+
+
+def _agreement_statements(data: PlanDocumentData) -> str:
+    """What the policy says the parent's form must state, after "I agree with this plan"."""
+    if not data.parent_agreement:
+        return ""
+    source = f" ({data.parent_agreement_source})" if data.parent_agreement_source else ""
+    return f" In signing I confirm{source}: " + " ".join(data.parent_agreement)
 
 
 def _school_signatories(data: PlanDocumentData) -> tuple[Signatory, ...]:

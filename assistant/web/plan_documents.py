@@ -14,6 +14,7 @@ from assistant.services.plans import CLOSURE_ROUTES
 from assistant.web.plan_views import PlanDetail
 from rules import load_pack
 from rules.models import Consultee
+from rules.packs import Pack
 from storage.models import PlanStatus
 
 TO_BE_AGREED = "To be agreed at the planning meeting"
@@ -60,9 +61,12 @@ def document_data(detail: PlanDetail, *, lead_name: str, prepared_on: date) -> P
         for c in decision.consultees
     ]
     try:
-        title = load_pack(detail.plan.policy_id).title
+        pack: Pack | None = load_pack(detail.plan.policy_id)
     except Exception:
-        title = detail.plan.policy_id
+        pack = None
+    title = pack.title if pack is not None else detail.plan.policy_id
+    agreement = pack.consent.agreement_form if pack is not None else ()
+    agreement_citation = pack.consent.agreement_form_citation if pack is not None else None
     pupil = detail.pupil
     return PlanDocumentData(
         plan_id=f"plan-{detail.plan.id}",
@@ -75,6 +79,8 @@ def document_data(detail: PlanDetail, *, lead_name: str, prepared_on: date) -> P
         meeting_date=written.get("meeting_date") or None,
         policy_id=detail.plan.policy_id,
         policy_title=decision.policy_title or title,
+        parent_agreement=agreement,
+        parent_agreement_source=f"{title}, {agreement_citation.section}" if agreement_citation else "",
         outcome=decision.outcome,
         reasons=cited_reasons(decision.reasons),
         consultees=consultee_lines(consultees),

@@ -56,6 +56,17 @@ def test_each_document_downloads_as_a_word_file(web: World, name: str) -> None:
     assert "Amelia Hart" in docx_text(response.data)
 
 
+def test_a_derby_city_parents_agreement_makes_explicit_what_the_protocol_asks(web: World) -> None:
+    """Derby City, General principles: the form must make explicit that they consent, take
+    responsibility for the pupil out of school and guarantee supervision off site."""
+    client, _ = signed_in(web.app, OAK_STAFF)
+    for name, read in (("plan.pdf", pdf_text), ("plan.docx", docx_text)):
+        text = read(client.get(f"/plans/{web.plan('Oak Primary', 'awaiting')}/documents/{name}").data)
+        assert ("In signing I confirm (Derby City Part-Time Timetable Protocol, General principles): "
+                "I consent to my child being on a part-time timetable. I take responsibility for my child when "
+                "they are not in school. I guarantee that my child will be supervised off site.") in text, name
+
+
 def test_the_plan_pdf_carries_the_written_targets_and_the_cited_reasons(web: World) -> None:
     client, _ = signed_in(web.app, OAK_STAFF)
     text = pdf_text(client.get(f"/plans/{web.plan('Oak Primary', 'awaiting')}/documents/plan.pdf").data)
