@@ -242,11 +242,14 @@ def _apply_decision(uow: UnitOfWork, plan: Plan, case: Case, decision: Decision,
     # A review already held for a date stands for it: scheduling it again would show it overdue.
     held = {r.due_on for r in reviews if r.held_on is not None}
     if plan.status != PlanStatus.CLOSED:
+        # A draft (consent refused, say) is not going ahead: it has no reviews to hold, nor to be
+        # listed as overdue, until it is agreed.
+        wanted = review_dates if plan.status != PlanStatus.DRAFT else []
         scheduled = {r.due_on: r for r in reviews if r.held_on is None}
         for due_on, review in scheduled.items():
-            if due_on is not None and due_on not in review_dates:
+            if due_on is not None and due_on not in wanted:
                 uow.session.delete(review)
-        uow.plans.schedule_reviews(plan.id, [due_on for due_on in review_dates
+        uow.plans.schedule_reviews(plan.id, [due_on for due_on in wanted
                                              if due_on not in scheduled and due_on not in held])
     uow.session.flush()
     _reschedule(uow, plan, decision, calendar, now, reviews_due=[d for d in review_dates if d not in held],
@@ -325,7 +328,7 @@ def _new_plan_rows(plan: Plan, case: Case, decision: Decision, *, pupil: dict[st
         consultations=[{"role": c.role, "requirement": c.requirement, "status": c.status, "created_at": c.created_at,
                         "updated_at": c.updated_at, "note": c.note}
                        for c in sorted(consultations.values(), key=lambda c: c.role)],
-        review_dates=review_dates if plan.status != PlanStatus.CLOSED else [],
+        review_dates=review_dates if plan.status not in (PlanStatus.CLOSED, PlanStatus.DRAFT) else [],
         reminders=[_reminder_row(plan, r, now) for r in reminders],
         version={"version": plan.version, "snapshot_json": _snapshot(plan), "changed_by": actor_user_id,
                  "changed_at": now, "change_summary": summary},

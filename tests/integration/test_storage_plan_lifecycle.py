@@ -164,7 +164,7 @@ def test_a_change_based_on_a_stale_version_is_refused_and_nothing_is_written(
         assert len(uow.audit.for_entity("plan", plan.id)) == 2
 
 
-def test_refused_consent_sends_the_plan_back_to_draft_and_stops_its_reminders(
+def test_refused_consent_sends_the_plan_back_to_draft_and_stops_its_reminders_and_reviews(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
     plan = _new_plan(session_factory, staff)
@@ -174,6 +174,12 @@ def test_refused_consent_sends_the_plan_back_to_draft_and_stops_its_reminders(
     assert plan.decision_json["outcome"] == "must_not_proceed"
     # Only the notice that the decision changed is still to go out.
     assert _pending(session_factory, plan.id) == {("decision_changed", "not_yet:must_not_proceed")}
+    # A timetable that is not going ahead has no reviews to hold (nor to show as overdue).
+    with UnitOfWork(session_factory) as uow:
+        assert uow.plans.reviews(plan.id) == []
+    plan = record_step(session_factory, plan.id, "parent_consent", "given", actor_user_id=staff.lead_id, now=NOW)
+    with UnitOfWork(session_factory) as uow:
+        assert [r.due_on for r in uow.plans.reviews(plan.id)] == [date(2026, 3, 13), date(2026, 3, 27)]
 
 
 def test_an_unknown_step_value_is_refused_with_the_field_named(
