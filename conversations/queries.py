@@ -167,9 +167,23 @@ _QUESTION = re.compile(
     r"^(?!(?:are|is) there\b|do (?:we|i|you) have\b|have (?:we|i) got\b)"
     r"(?:who|whom|whose|why|can|could|should|must|may|might|does|do|is|are|what|when|where|if|will|would|"
     r"how (?:long|often|much|do|does|should|can|must))\b")
+# Where a school's name ends: at the next filter ("at Oak Primary for LAC", "… in year 6",
+# "… on a CP plan", "… today").
 _SCHOOL_CUT = re.compile(
-    r"\s+(?:ending|that|which|who|with|where|whose|and|over|past|reviews?|due|this|next|in the)\b.*$"
+    r"\s+(?:ending|that|which|who|with|where|whose|and|over|past|reviews?|due|this|next|in the|for|"
+    r"in (?:year|y\d|reception)|year\s*\d|y\d{1,2}|reception|today|tomorrow|soon|within|overdue|late|"
+    r"on (?:a|an|the)|on cp|on child)\b.*$"
 )
+# A question put as a question ("what's overdue?", "who has a review overdue?") is a query when
+# what follows the opener is one, wholly.
+_QUESTION_OPENER = re.compile(
+    r"^(?:what's|whats|what is|what are|which|who has|who have|who is|who's|are there any|is there any|"
+    r"are any|is any|any)\s+")
+# Negations the filters cannot express: "not active", "no end date", "without a review".
+_NEGATION = re.compile(r"\b(?:not|no|without|isn't|aren't|haven't|hasn't|never)\b(?! yet\b| held\b)")
+#: Words a filter is read from: a leftover word close to one of them is a typo, not filler.
+_KEYWORDS: tuple[str, ...] = ("active", "awaiting", "closed", "ending", "overdue", "reviews", "review",
+                              "looked", "after", "maximum", "weeks", "count")
 
 
 def _number(word: str) -> int:
@@ -225,9 +239,22 @@ def parse_timetable_query(text: str, *, today: date) -> TimetableQuery | QueryNo
     """Read a question such as "how many looked after at Oak Primary ending this week"."""
     original = text.strip()
     rest = _normalise(original)
+    opener = _QUESTION_OPENER.match(rest)
+    if opener is not None:
+        asked, leftover = _read(original, rest[opener.end():], today)
+        if isinstance(asked, TimetableQuery) and not leftover:
+            return asked
     if _QUESTION.match(rest):
         # "Who needs to agree for a looked-after child?" is about the protocol, not a list of plans.
         return QueryNotUnderstood(text=original, suggestions=suggest_queries(original))
+    return _read(original, rest, today)[0]
+
+
+def _read(original: str, rest: str, today: date) -> tuple[TimetableQuery | QueryNotUnderstood, str]:
+    """The query in ``rest`` (``original`` normalised, or part of it), and the words it left."""
+    if _NEGATION.search(rest):
+        # Read without its "not", "not active" would list the active plans: better to say so.
+        return QueryNotUnderstood(text=original, suggestions=suggest_queries(original)), rest
     understood = False
     fields: dict[str, object] = {"today": today}
 
@@ -247,7 +274,7 @@ def parse_timetable_query(text: str, *, today: date) -> TimetableQuery | QueryNo
             break
 
     # A school: everything after "at" up to the next filter word, or "in/for <name> Primary".
-    school = re.search(r"\bat\s+(?!the\s+(?:moment|maximum)\b)(.+)$", rest) or re.search(
+    school = re.search(r"\bat\s+(?!(?:the\s+)?(?:moment|maximum|minute|present)\b)(.+)$", rest) or re.search(
         r"\b(?:in|for|from)\s+(.+?\b(?:school|primary|academy|infants?|juniors?|college|high|secondary|"
         r"federation)\b)", rest)
     if school is not None:
@@ -269,10 +296,10 @@ def parse_timetable_query(text: str, *, today: date) -> TimetableQuery | QueryNo
 
     reviews = re.search(r"\breviews?\b", rest)
     if reviews:
-        overdue = re.search(r"\b(?:overdue|late|missed|behind|not held|outstanding)\b", rest)
+        overdue = re.search(r"\b(?:overdue|late|missed|behind|not held|outstanding|past due)\b", rest)
         if overdue:
             fields["review_overdue"] = True
-            rest = re.sub(r"\b(?:overdue|late|missed|behind|not held|outstanding)\b", " ", rest)
+            rest = re.sub(r"\b(?:overdue|late|missed|behind|not held|outstanding|past due)\b", " ", rest)
         else:
             window, rest = _window(rest, today)
             fields["review_due_within"] = window or DateWindow(
@@ -327,9 +354,16 @@ def parse_timetable_query(text: str, *, today: date) -> TimetableQuery | QueryNo
         rest = ""
 
     leftover = _FILLER.sub(" ", rest).strip()
-    if not understood or (leftover and len(leftover.split()) > 2):
-        return QueryNotUnderstood(text=original, suggestions=suggest_queries(original))
-    return TimetableQuery.model_validate(fields)
+    if not understood or (leftover and len(leftover.split()) > 2) or _looks_mistyped(leftover):
+        return QueryNotUnderstood(text=original, suggestions=suggest_queries(original)), leftover
+    return TimetableQuery.model_validate(fields), leftover
+
+
+def _looks_mistyped(leftover: str) -> bool:
+    """Whether a word left over is a filter's word mistyped ("overdu", "acitve"): ignored, it
+    would widen the list without a word said."""
+    return any(process.extractOne(word, _KEYWORDS, scorer=fuzz.ratio, score_cutoff=75) is not None
+               for word in leftover.split() if len(word) >= 4)
 
 
 def _title(original: str, lowered: str) -> str:
@@ -337,8 +371,13 @@ def _title(original: str, lowered: str) -> str:
     index = original.casefold().find(lowered)
     if index >= 0:
         typed = original[index: index + len(lowered)]
-        return typed if typed != typed.lower() else typed.title()
-    return lowered.title()
+        return typed if typed != typed.lower() else _capitalised(typed)
+    return _capitalised(lowered)
+
+
+def _capitalised(name: str) -> str:
+    """Each word with a capital ("St Mary's", not str.title's "St Mary'S")."""
+    return " ".join(word[:1].upper() + word[1:] for word in name.split())
 
 
 def suggest_queries(text: str, limit: int = 4) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ audited as one read of the query.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -28,6 +29,8 @@ from storage.uow import UnitOfWork, as_unit_of_work
 
 OPEN_STATUSES: tuple[str, ...] = (PlanStatus.DRAFT.value, PlanStatus.AWAITING.value, PlanStatus.ACTIVE.value)
 SCHOOL_NAME_SIMILARITY = 80
+#: A school is chosen only if it matches by this much better than the next; else the person is asked.
+SCHOOL_NAME_MARGIN = 5
 MAX_ROWS = 50
 
 
@@ -65,9 +68,11 @@ class TimetableQueryResult:
     count: int
     rows: tuple[TimetableRow, ...] = ()
     truncated: bool = False
-    #: Set when the query named a school the person cannot see or that does not exist.
+    #: Set when the query named a school the person cannot see or that does not exist, or
+    #: (``school_ambiguous``) one that several of theirs answer to equally well.
     school_not_found: str | None = None
     school_suggestions: tuple[str, ...] = ()
+    school_ambiguous: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,11 +193,42 @@ def _match_school(unit: UnitOfWork, name: str, school_ids: list[int] | None) -> 
     for school in schools:
         if school.name.casefold() == name.casefold():
             return school, ()
-    best = process.extractOne(name, names, scorer=fuzz.WRatio, score_cutoff=SCHOOL_NAME_SIMILARITY)
-    if best is not None:
-        return schools[best[2]], ()
-    close = process.extract(name, names, scorer=fuzz.WRatio, limit=3)
-    return None, tuple(n for n, score, _ in close if score >= 50)
+    # Compared on the words that tell schools apart: "Primary" alone would match every primary.
+    wanted = _distinctive(name) or name.casefold()
+    ranked = process.extract(wanted, [_distinctive(n) or n.casefold() for n in names], scorer=fuzz.WRatio,
+                             limit=len(names))
+    good = [(names[i], score, i) for _, score, i in ranked if score >= SCHOOL_NAME_SIMILARITY]
+    if good and (len(good) == 1 or good[0][1] - good[1][1] >= SCHOOL_NAME_MARGIN):
+        return schools[good[0][2]], ()
+    if good:
+        # As alike by their own words ("St Mary's"): the shared ones may still tell ("Catholic").
+        tied = [(n, i) for n, score, i in good if good[0][1] - score < SCHOOL_NAME_MARGIN]
+        whole = sorted(((fuzz.WRatio(name.casefold(), n.casefold()), n, i) for n, i in tied), reverse=True)
+        if whole[0][0] - whole[1][0] >= SCHOOL_NAME_MARGIN:
+            return schools[whole[0][2]], ()
+        raise AmbiguousSchool(tuple(n for n, _ in tied))
+    return None, tuple(names[i] for _, score, i in ranked[:3] if score >= 50)
+
+
+class AmbiguousSchool(LookupError):
+    """Several schools answer to the name as well as each other: the person must say which."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+#: Words many school names share: on their own they tell no school from another.
+_GENERIC_SCHOOL_WORDS = frozenset((
+    "primary", "school", "academy", "infant", "infants", "junior", "juniors", "college", "high", "secondary",
+    "federation", "nursery", "first", "middle", "upper", "lower", "community", "church", "england", "ce", "c",
+    "of", "e", "rc", "catholic", "cofe", "methodist", "voluntary", "aided", "controlled", "trust", "the", "and",
+    "free", "foundation", "all-through", "through", "all", "sch",
+))
+
+
+def _distinctive(name: str) -> str:
+    return " ".join(w for w in re.findall(r"[\w'-]+", name.casefold()) if w not in _GENERIC_SCHOOL_WORDS)
 
 
 # --------------------------------------------------------------------------- use cases
@@ -206,7 +242,11 @@ def run_timetable_query(
         scope = visible_school_ids(unit.session, user)
         heading = query.describe()
         if query.school_name:
-            school, suggestions = _match_school(unit, query.school_name, scope)
+            try:
+                school, suggestions = _match_school(unit, query.school_name, scope)
+            except AmbiguousSchool as ambiguous:
+                return TimetableQueryResult(query=query, heading=heading, count=0, school_not_found=query.school_name,
+                                            school_suggestions=ambiguous.names, school_ambiguous=True)
             if school is None:
                 return TimetableQueryResult(query=query, heading=heading, count=0,
                                             school_not_found=query.school_name, school_suggestions=suggestions)

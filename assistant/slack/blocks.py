@@ -262,6 +262,10 @@ def _chunked_lines(lines: Sequence[str], heading: str) -> list[Block]:
 
 
 def query_result_blocks(result: TimetableQueryResult) -> list[Block]:
+    if result.school_ambiguous:
+        return [section(f"“{escape(result.school_not_found or '')}” could be "
+                        + " or ".join(f"“{escape(s)}”" for s in result.school_suggestions)
+                        + ": which school do you mean? Ask again with its full name.")]
     if result.school_not_found:
         text = f"I can't find a school called “{escape(result.school_not_found)}” among the schools you can see."
         if result.school_suggestions:

@@ -31,8 +31,38 @@ def test_active_lists_active_plans() -> None:
 
 def test_a_school_after_at_is_kept_as_typed() -> None:
     assert parse("active at Oak Primary").school_name == "Oak Primary"
-    assert parse("show me plans at st mary's ce primary").school_name == "St Mary'S Ce Primary"
+    assert parse("show me plans at st mary's ce primary").school_name == "St Mary's Ce Primary"
     assert parse("looked after at Oak Primary ending next week").school_name == "Oak Primary"
+
+
+def test_filters_after_a_school_are_kept_as_filters_not_read_into_its_name() -> None:
+    lac = parse("how many at Oak Primary for LAC")
+    assert (lac.school_name, lac.circumstance, lac.count_only) == ("Oak Primary", "looked_after", True)
+    assert parse("active at Oak Primary on a CP plan").circumstance == "child_protection_plan"
+    year_6 = parse("how many active at Oak Primary in year 6")
+    assert (year_6.school_name, year_6.year_group) == ("Oak Primary", "Y6")
+    assert parse("active at the minute").school_name is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("what's overdue?", {"review_overdue": True}),
+    ("are any reviews overdue?", {"review_overdue": True}),
+    ("who has a review overdue?", {"review_overdue": True}),
+    ("what's ending this week?", {"ending_within": DateWindow(start=date(2026, 3, 9), end=date(2026, 3, 15),
+                                                              label="this week")}),
+    ("what's active at Oak Primary?", {"status": "active", "school_name": "Oak Primary"}),
+    ("reviews past due", {"review_overdue": True}),
+])
+def test_a_query_asked_as_a_question_is_read_as_the_query(text: str, expected: dict[str, object]) -> None:
+    query = parse(text)
+    assert {name: getattr(query, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize("text", ["not active", "not closed", "plans with no end date", "overdu reviews",
+                                  "acitve at oak primary"])
+def test_a_negation_or_a_mistyped_filter_is_not_guessed_at(text: str) -> None:
+    """Read without the "not" or without the mistyped word, each would list the wrong plans."""
+    assert isinstance(parse_timetable_query(text, today=WEDNESDAY), QueryNotUnderstood)
 
 
 def test_ending_this_week_is_monday_to_sunday_of_the_week_containing_today() -> None:

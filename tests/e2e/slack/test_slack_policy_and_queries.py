@@ -123,3 +123,20 @@ def test_a_stranger_is_told_i_dont_know_you_and_shown_nothing(slack: Slack, fake
         assert "I don't know you yet" in all_text(message)
         assert not any(name in all_text(message) for name in PUPILS)
         assert "plans/" not in all_text(message)
+
+
+def test_a_school_two_of_the_ewos_schools_answer_to_is_asked_back(slack: Slack, world: World) -> None:
+    from storage.repositories import DirectoryRepository
+    from storage.uow import UnitOfWork
+
+    with UnitOfWork(world.session_factory) as unit:
+        directory = DirectoryRepository(unit.session)
+        la = directory.get_or_create_la("derby-city", "Derby City Council")
+        for name in ("St Mary's CE Primary", "St Mary's Catholic Primary"):
+            directory.get_or_create_school(name, la.id)
+        unit.commit()
+    slack.dm(EWO, "active at St Mary's")
+
+    text = all_text(slack.posted("DEWO")[0])
+    assert "which school do you mean" in text
+    assert "St Mary's CE Primary" in text and "St Mary's Catholic Primary" in text

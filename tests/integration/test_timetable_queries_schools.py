@@ -1,0 +1,63 @@
+"""Which school a query names: told apart by the words that distinguish schools, and asked back
+when two answer equally well (on a real database: the schools are the caller's)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from assistant.services.queries import TimetableQueryResult, run_timetable_query
+from conversations.queries import TimetableQuery, parse_timetable_query
+from storage.models import User
+from storage.repositories import DirectoryRepository
+from storage.uow import UnitOfWork
+
+SCHOOLS = ("Oak Primary School", "Riverside Primary School", "Oakwood Academy", "Oak Hill Infants",
+           "St Mary's CE Primary", "St Mary's Catholic Primary")
+
+
+@pytest.fixture
+def ewo(session_factory: sessionmaker[Session]) -> User:
+    with UnitOfWork(session_factory) as unit:
+        directory = DirectoryRepository(unit.session)
+        la = directory.get_or_create_la("derby-city", "Derby City Council")
+        for name in SCHOOLS:
+            directory.get_or_create_school(name, la.id)
+        user = directory.upsert_user("ewo@derby.example", "ewo", school_id=None, la_id=la.id)
+        unit.commit()
+        unit.session.refresh(user)
+        unit.session.expunge(user)
+        return user
+
+
+def ask(session_factory: sessionmaker[Session], user: User, text: str) -> TimetableQueryResult:
+    query = parse_timetable_query(text, today=date(2026, 3, 11))
+    assert isinstance(query, TimetableQuery), query
+    return run_timetable_query(session_factory, user, query, base_url="http://ptt.test")
+
+
+@pytest.mark.parametrize(("text", "school"), [
+    ("how many at Oak Primary for LAC", "Oak Primary School"),  # "Primary" alone would pick Riverside
+    ("active at Oak Primary on a CP plan", "Oak Primary School"),
+    ("how many active at oak primary in year 6", "Oak Primary School"),
+    ("active at Riverside", "Riverside Primary School"),
+    ("active at St Mary's Catholic", "St Mary's Catholic Primary"),
+])
+def test_a_school_is_found_by_the_words_that_tell_it_apart(
+        session_factory: sessionmaker[Session], ewo: User, text: str, school: str) -> None:
+    result = ask(session_factory, ewo, text)
+    assert result.school_not_found is None and f"at {school}" in result.heading
+
+
+def test_a_name_two_schools_answer_to_equally_is_asked_back(session_factory: sessionmaker[Session], ewo: User) -> None:
+    result = ask(session_factory, ewo, "active at St Mary's")
+    assert result.school_ambiguous
+    assert set(result.school_suggestions) == {"St Mary's CE Primary", "St Mary's Catholic Primary"}
+
+
+def test_a_school_nobody_can_see_is_not_found(session_factory: sessionmaker[Session], ewo: User) -> None:
+    result = ask(session_factory, ewo, "active at Elm Academy")
+    assert result.school_not_found == "Elm Academy" and not result.school_ambiguous
