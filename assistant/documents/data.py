@@ -224,6 +224,12 @@ class PlanDocumentData(BaseModel):
 
     @property
     def starting_hours(self) -> float:
+        """The hours a week the timetable starts at: the first week's pattern, which a start
+        mid-week or a bank holiday cuts short in that week only."""
+        return self.timetable.first_week.planned_hours
+
+    @property
+    def first_week_hours(self) -> float:
         return self.timetable.first_week.hours
 
     @property

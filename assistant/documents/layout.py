@@ -143,7 +143,7 @@ def plan_document(data: PlanDocumentData) -> Document:
         Fields((
             ("Start date", fmt_long_date(data.start_date)),
             ("End date (back to full time)", fmt_long_date(data.end_date)),
-            ("Hours in the first week", _hours_and_percent(data.starting_hours, data)),
+            ("Hours a week at the start", _starting_hours(data)),
             ("Full-time hours", fmt_hours(data.full_time_hours)),
             ("Review meetings", _date_list(data.review_dates) or "To be arranged"),
         )),
@@ -342,8 +342,7 @@ def la_notification_document(data: PlanDocumentData) -> Document:
             ("Risk assessment completion date", fmt_date(data.risk_assessment_date)),
             ("Where education is taking place", _education_places(data)),
             ("Reasons for the reduced timetable", "; ".join(_reason_labels(data))),
-            ("Hours per week in school (first week)",
-             _hours_and_percent(data.starting_hours, data)),
+            ("Hours per week in school (at the start)", _starting_hours(data)),
             ("Supervised off-site education (first week)",
              fmt_hours(off_site[0]) if off_site[0] else "None"),
             ("Full-time hours for this pupil", fmt_hours(data.full_time_hours)),
@@ -617,6 +616,15 @@ def _hours_summary(data: PlanDocumentData) -> str:
         f"{fmt_date(last.week_beginning)}. Out of school: {data.where_when_not_in_school}, "
         f"with {data.with_whom_when_not_in_school}."
     )
+
+
+def _starting_hours(data: PlanDocumentData) -> str:
+    """The week's hours the timetable starts at, and, when the first week is cut short (a start
+    mid-week, a bank holiday), what that week holds."""
+    text = _hours_and_percent(data.starting_hours, data)
+    if data.first_week_hours < data.starting_hours:
+        text += f"; {fmt_hours(data.first_week_hours)} in the first, shorter week"
+    return text
 
 
 def _hours_and_percent(hours: float, data: PlanDocumentData) -> str:

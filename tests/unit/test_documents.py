@@ -231,6 +231,16 @@ def test_the_la_notification_gives_the_dates_hours_and_circumstances() -> None:
         assert "Headteacher" in text and "Parent/carer" in text
 
 
+def test_a_start_mid_week_gives_the_weekly_hours_and_the_first_weeks_short_count_apart() -> None:
+    wednesday = START + timedelta(days=2)
+    data = plan_data(timetable=build_graduated_timetable(wednesday, END, 12.5, 32.5, school_day))
+    assert (data.starting_hours, data.first_week_hours) == (12.5, 6)
+    for text in (pdf_text(la_notification_pdf(data)), docx_text(la_notification_docx(data)),
+                 pdf_text(plan_pdf(data))):
+        assert "12.5 h (38.5% of full time); 6 h in the first, shorter week" in text
+    assert "a part-time timetable of 12.5 h a week" in " ".join(plan_ics(data).decode().replace("\r\n ", "").split())
+
+
 def test_every_pdf_is_a_valid_document_with_a_title() -> None:
     for render in (plan_pdf, risk_assessment_pdf, la_notification_pdf):
         reader = PdfReader(io.BytesIO(render(plan_data())))
