@@ -130,6 +130,8 @@ class PlanDocumentData(BaseModel):
     # The policy and what it says about this proposal.
     policy_id: str = ""
     policy_title: str = Field(min_length=1)
+    #: The reviews already held: (the day it was due, the day it was held).
+    reviews_held: tuple[tuple[date, date], ...] = ()
     #: What the policy says the parent's agreement form must state (first person), and where.
     parent_agreement: tuple[str, ...] = ()
     parent_agreement_source: str = ""

@@ -51,7 +51,19 @@ def plan_events(data: PlanDocumentData, *, redact: bool = False) -> list[Event]:
         ))
     review_dates = sorted({day for day in data.review_dates if closed_early is None or day <= closed_early})
     total = len(review_dates)
+    held = dict(data.reviews_held)
     for number, day in enumerate(review_dates, start=1):
+        if day in held:
+            # On the day it was held (a week early, say), with nothing left to remind of; the same
+            # UID, so a calendar that has it moves it.
+            events.append(_event(
+                data, f"review-{day.isoformat()}", held[day],
+                f"Review {number} of {total} held: part-time timetable, {who}",
+                f"Review of {who}'s part-time timetable at {school}, held on {held[day].strftime('%d/%m/%Y')} "
+                f"(due {day.strftime('%d/%m/%Y')}). Named lead: {data.named_lead}.",
+                alarm=False,
+            ))
+            continue
         events.append(_event(
             data, f"review-{day.isoformat()}", day,
             f"Review {number} of {total}: part-time timetable, {who}",

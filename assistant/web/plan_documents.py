@@ -92,6 +92,8 @@ def document_data(detail: PlanDetail, *, lead_name: str, prepared_on: date) -> P
         full_time_hours=timetable.full_time_hours,
         end_date=timetable.end,
         review_dates=tuple(r.due_on for r in detail.reviews if r.due_on is not None) or tuple(decision.review_dates),
+        reviews_held=tuple((r.due_on, r.held_on) for r in detail.reviews
+                           if r.due_on is not None and r.held_on is not None),
         where_when_not_in_school=_text(written, "where_when_not_in_school"),
         with_whom_when_not_in_school=_text(written, "with_whom_when_not_in_school"),
         arrival_and_departure=_text(written, "arrival_and_departure", ""),

@@ -259,6 +259,15 @@ def test_the_plan_calendar_has_each_review_and_the_end_date() -> None:
     assert any("back to full time" in str(event["summary"]) for event in events)
 
 
+def test_a_review_held_early_shows_on_the_day_it_was_held_with_no_alarm_under_the_same_uid() -> None:
+    planned = {e["uid"]: e for e in ics_events(plan_ics(plan_data()))
+               if str(e["summary"]).startswith("Review 1")}
+    held = [e for e in ics_events(plan_ics(plan_data(reviews_held=((date(2026, 1, 23), date(2026, 1, 16)),))))
+            if str(e["summary"]).startswith("Review 1")]
+    assert [(e["uid"] in planned, e["start"], e["alarms"]) for e in held] == [(True, date(2026, 1, 16), 0)]
+    assert "held" in str(held[0]["summary"])
+
+
 def test_a_feed_holds_every_plans_dates_without_clashing_ids() -> None:
     other = plan_data(plan_id="plan-43", pupil_name="Sam Jones",
                       review_dates=(date(2026, 1, 26),))
