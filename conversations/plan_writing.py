@@ -26,7 +26,7 @@ from conversations.answers import (
     parse_yes_no,
 )
 from conversations.questions import Question
-from conversations.timetable import WEEKDAY_NAMES, GraduatedTimetable, build_graduated_timetable
+from conversations.timetable import WEEKDAY_NAMES, GraduatedTimetable, RegisterCode, build_graduated_timetable
 from conversations.wording import hours, uk_date, year_label
 from rules.calendar import calendar_for, year_group_for
 from rules.models import Case, Citation, Decision
@@ -59,6 +59,12 @@ PLAN_QUESTIONS: dict[str, Question] = {
            "where when not in school", ("where", "location", "home")),
         _q("with_whom_when_not_in_school", "text", "Who will be with them then (supervising them)?",
            "with whom", ("whom", "who", "supervise", "supervision")),
+        _q("off_site_education", "yes_no",
+           "Is that time approved education off site, arranged by the school and supervised (alternative "
+           "provision or tuition, say)? Then those sessions are marked B in the register; otherwise C2, "
+           "authorised absence.",
+           "off-site education", ("off-site", "offsite", "alternative", "provision", "tuition", "register", "code"),
+           "yes or no"),
         _q("work_set", "text", "What work will be set for the time out of school?", "work set",
            ("work", "set", "homework")),
         _q("work_marking", "text", "How will that work be marked and returned?", "work marking",
@@ -217,6 +223,8 @@ def record(
             plan.pop(key, None)
             raise AnswerError(str(error)) from None
         notes.append(describe_timetable(timetable))
+    elif key == "off_site_education":
+        plan[key] = parse_yes_no(text)
     elif key == "short_term_targets":
         items = _split_items(parse_text(text))
         plan[key] = [*plan.get(key, []), *items]
@@ -282,8 +290,14 @@ def forget(question_id: str, plan: dict[str, Any]) -> None:
 
 def away_arrangement(plan: Mapping[str, Any]) -> tuple[str, str]:
     """Where, and with whom, the written plan has the pupil when not in school: what its
-    timetable's C2 sessions say."""
+    timetable's sessions out of school say."""
     return (plan.get("where_when_not_in_school", "Home"), plan.get("with_whom_when_not_in_school", "Parent/carer"))
+
+
+def away_register_code(plan: Mapping[str, Any]) -> RegisterCode:
+    """The register code of the written plan's time out of school: B for approved, supervised
+    education off site, else C2 (authorised absence, since August 2024)."""
+    return "B" if plan.get("off_site_education") is True else "C2"
 
 
 def build(plan: Mapping[str, Any], case: Case, decision: Decision) -> GraduatedTimetable:
@@ -298,7 +312,7 @@ def build(plan: Mapping[str, Any], case: Case, decision: Decision) -> GraduatedT
     away_location, away_with_whom = away_arrangement(plan)
     return build_graduated_timetable(
         start, end, float(plan["starting_hours"]), float(full), calendar.is_school_day,
-        away_location=away_location, away_with_whom=away_with_whom,
+        away_location=away_location, away_with_whom=away_with_whom, away_register_code=away_register_code(plan),
     )
 
 
@@ -384,6 +398,9 @@ def plan_summary(plan: Mapping[str, Any]) -> str:
         lines.append(f"• Starting hours: {hours(plan['starting_hours'])} a week")
     line("When not in school", "where_when_not_in_school")
     line("With", "with_whom_when_not_in_school")
+    if "off_site_education" in plan:
+        lines.append("• Register code out of school: " + ("B (approved education off site)"
+                                                          if plan["off_site_education"] else "C2 (authorised absence)"))
     line("Work set", "work_set")
     line("Marking", "work_marking")
     line("Long-term outcome", "long_term_outcome")

@@ -199,6 +199,7 @@ def build_graduated_timetable(
     pattern: Pattern = "mornings_first",
     away_location: str = "Home",
     away_with_whom: str | None = "Parent/carer",
+    away_register_code: RegisterCode = "C2",
 ) -> GraduatedTimetable:
     """Sessions for each open weekday from ``start`` to ``end``, rising steadily to full time.
 
@@ -274,7 +275,7 @@ def build_graduated_timetable(
                         hours=minutes / 60,
                         location=None if minutes else away_location,
                         with_whom=None if minutes else away_with_whom,
-                        register_code=None if minutes else "C2",
+                        register_code=None if minutes else away_register_code,
                     )
                 )
         hours = full_time_hours if week_minutes == total else week_minutes / 60

@@ -166,7 +166,8 @@ def test_restart_begins_again_with_nothing_kept() -> None:
 
 
 def test_a_plan_answer_that_begins_with_change_is_taken_as_text() -> None:
-    chat = Chat("derby-city").answer(DERBY_COMPLETE).say("plan", "Sam", "Smith", "01/05/2016", "10", "home", "mum")
+    chat = Chat("derby-city").answer(DERBY_COMPLETE).say("plan", "Sam", "Smith", "01/05/2016", "10", "home", "mum",
+                                                         "no")
     assert chat.last.question_id == "write.work_set"
 
     chat.say("Change of scenery: reading at the library")

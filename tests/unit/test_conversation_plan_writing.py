@@ -10,7 +10,7 @@ import pytest
 from conversations.timetable import GraduatedTimetable
 from tests.unit.chat import BASIC, DERBY_COMPLETE, Chat
 
-PLAN_ANSWERS = ["Sam", "Smith", "01/05/2016", "10", "At home", "Mum", "Maths and reading packs",
+PLAN_ANSWERS = ["Sam", "Smith", "01/05/2016", "10", "At home", "Mum", "no", "Maths and reading packs",
                 "Class teacher marks them weekly", "Full time by half term", "Attend every morning",
                 "Stay for lunch by week 3", "Join afternoon lessons by week 4", "No refusals; calm mornings",
                 "Ms Jones, SENCo", "yes"]
@@ -121,8 +121,23 @@ def test_the_hours_given_in_the_check_can_be_kept_as_the_starting_hours() -> Non
     assert chat.state.plan["starting_hours"] == 12.0
 
 
+def test_time_out_of_school_is_authorised_absence_c2_unless_it_is_approved_education_off_site_b() -> None:
+    """Since August 2024 a part-time timetable's sessions out of school are C2; B is for approved,
+    supervised education off site (alternative provision, tuition)."""
+    def away_codes(answer: str) -> set[str | None]:
+        answers = [*PLAN_ANSWERS[:4], "Riverside Tuition Centre", "Tutor", answer, *PLAN_ANSWERS[7:]]
+        chat = decided().say("plan", *answers)
+        timetable = GraduatedTimetable.model_validate(chat.state.plan["timetable"])
+        away = list(timetable.away_sessions())
+        assert away and {(s.location, s.with_whom) for s in away} == {("Riverside Tuition Centre", "Tutor")}
+        return {s.register_code for s in away}
+
+    assert away_codes("yes") == {"B"}
+    assert away_codes("no") == {"C2"}
+
+
 def test_targets_are_asked_for_until_there_are_at_least_three() -> None:
-    chat = decided().say("plan", *PLAN_ANSWERS[:9])
+    chat = decided().say("plan", *PLAN_ANSWERS[:10])
     numbers = []
     while chat.last.question_id == "write.short_term_targets":
         numbers.append(chat.last.text.split("Short-term target ")[1].split(" ")[0])
@@ -133,7 +148,7 @@ def test_targets_are_asked_for_until_there_are_at_least_three() -> None:
 
 
 def test_several_targets_can_come_in_one_message() -> None:
-    chat = decided().say("plan", *PLAN_ANSWERS[:9], "one\ntwo\nthree")
+    chat = decided().say("plan", *PLAN_ANSWERS[:10], "one\ntwo\nthree")
 
     assert chat.state.plan["short_term_targets"] == ["one", "two", "three"]
     assert chat.last.question_id == "write.success_criteria"
