@@ -40,6 +40,7 @@ EXAMPLE_QUERIES: tuple[str, ...] = (
     "how many looked after at Oak Primary",
     "awaiting agreement",
     "ending in the next 14 days",
+    "past end date",
 )
 
 
@@ -67,6 +68,8 @@ class TimetableQuery(BaseModel):
     review_due_within: DateWindow | None = None
     review_overdue: bool = False
     over_maximum: bool = False
+    #: "past end date": open after the end date (to be closed, or extended).
+    past_end_date: bool = False
     #: "over six weeks": longer than this many weeks from start to end (or to today when open);
     #: None with ``over_maximum`` means past the policy's own maximum.
     over_weeks: int | None = None
@@ -100,6 +103,8 @@ class TimetableQuery(BaseModel):
             parts.append("with a review overdue")
         if self.over_maximum:
             parts.append(f"over {self.over_weeks} weeks" if self.over_weeks else "past the policy maximum")
+        if self.past_end_date:
+            parts.append("still open after their end date")
         text = " ".join(parts)
         return ("How many " + text if self.count_only else text[0].upper() + text[1:])
 
@@ -309,6 +314,13 @@ def _read(original: str, rest: str, today: date) -> tuple[TimetableQuery | Query
     elif re.search(r"\boverdue\b", rest):
         fields["review_overdue"] = True
         rest = re.sub(r"\boverdue\b", " ", rest)
+        understood = True
+
+    past_end = re.search(r"\b(?:past|after|beyond|over(?:due)?)\s+(?:the |their |its )?end(?:\s+dates?)?\b"
+                         r"|\bended but (?:still )?open\b|\bstill open\b", rest)
+    if past_end:
+        fields["past_end_date"] = True
+        rest = rest[: past_end.start()] + " " + rest[past_end.end():]
         understood = True
 
     ending = re.search(r"\b(?:ending|end|ends|finishing|finish|finishes|expiring|due to end|coming to an end)\b",

@@ -882,6 +882,27 @@ def record_la_notification(
         return plan
 
 
+def past_the_maximum(plan: Plan, today: date) -> bool:
+    """Whether the plan runs, or ran, past its policy's maximum: extended beyond it, an end date
+    after it, no end date at all while open (no time limit), or still open after it (the pupil
+    may still be part-time). One rule for the plan list, the LA view and the message queries."""
+    if plan.extended_beyond_maximum:
+        return True
+    if plan.latest_end_date is None:
+        return False
+    if plan.status == PlanStatus.CLOSED:
+        last = min(plan.closed_on, plan.end_date) if plan.closed_on and plan.end_date else plan.closed_on
+        return (last or plan.end_date or plan.latest_end_date) > plan.latest_end_date
+    if plan.end_date is None or plan.end_date > plan.latest_end_date:
+        return True
+    return today > plan.latest_end_date
+
+
+def past_its_end_date(plan: Plan, today: date) -> bool:
+    """Open after its end date: the school has yet to close it or record an extension."""
+    return plan.status != PlanStatus.CLOSED and plan.end_date is not None and plan.end_date < today
+
+
 def _check_still_scheduled(due_on: date, reviews: Sequence[Review]) -> None:
     """The review due ``due_on`` is on the plan and not yet held (else a reminder's button, say,
     would record another one in its place)."""

@@ -21,6 +21,7 @@ from rapidfuzz import fuzz, process
 from sqlmodel import col, select
 
 from assistant.services.auth import visible_school_ids
+from assistant.services.plans import past_its_end_date, past_the_maximum
 from conversations.queries import CIRCUMSTANCE_LABELS, TimetableQuery
 from rules.models import ROLE_LABELS
 from storage.db import SessionFactory
@@ -59,6 +60,8 @@ class TimetableRow:
     review_overdue: bool
     circumstances: tuple[str, ...]
     url: str
+    #: Open after its end date (closing it, or an extension, is overdue).
+    past_end_date: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +123,7 @@ def _over(plan: Plan, query: TimetableQuery) -> bool:
             return False
         end = _last_day(plan) or today
         return (end - plan.start_date) > timedelta(weeks=query.over_weeks)
-    if plan.extended_beyond_maximum:
-        return True
-    if plan.latest_end_date is None:
-        return False
-    return (plan.end_date or today) > plan.latest_end_date
+    return past_the_maximum(plan, today)
 
 
 def _matches(plan: Plan, query: TimetableQuery, reviews: Sequence[Review]) -> bool:
@@ -137,6 +136,8 @@ def _matches(plan: Plan, query: TimetableQuery, reviews: Sequence[Review]) -> bo
     if query.review_due_within and not any(query.review_due_within.contains(d) for d in pending):
         return False
     if query.over_maximum and not _over(plan, query):
+        return False
+    if query.past_end_date and not past_its_end_date(plan, query.today):
         return False
     if query.circumstance and query.circumstance not in _circumstances(plan):
         return False
@@ -161,7 +162,7 @@ def _row(plan: Plan, pupil: Pupil | None, school: School | None, reviews: Sequen
         status=plan.status, start_date=plan.start_date, end_date=plan.end_date,
         latest_end_date=plan.latest_end_date, next_review=pending[0] if pending else None,
         review_overdue=bool(pending and pending[0] < today), circumstances=_circumstances(plan),
-        url=plan_url(base_url, plan.id or 0),
+        url=plan_url(base_url, plan.id or 0), past_end_date=past_its_end_date(plan, today),
     )
 
 

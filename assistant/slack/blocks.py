@@ -240,7 +240,10 @@ def row_line(row: TimetableRow, *, show_school: bool = True) -> str:
     if show_school and row.school:
         parts.append(escape(row.school))
     parts.append(row.status)
-    parts.append(f"ends {_day(row.end_date)}")
+    if row.past_end_date:
+        parts.append(f"ended {_day(row.end_date)} :warning: still open: close it or record an extension")
+    else:
+        parts.append(f"ends {_day(row.end_date)}")
     if row.next_review:
         parts.append(f"review {_day(row.next_review)}" + (" :warning: overdue" if row.review_overdue else ""))
     return " · ".join(parts)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from assistant.documents.data import CIRCUMSTANCE_LABELS, TIMETABLE_REASON_LABELS
+from assistant.services.plans import past_the_maximum
 from conversations.plan_writing import plan_timetable
 from conversations.timetable import GraduatedTimetable
 from rules import Case, Decision
@@ -206,9 +207,7 @@ def summarise(plan: Plan, pupil: Pupil, school: School, reviews: Sequence[Review
                        if r.held_on is None and r.due_on is not None and r.due_on not in held_for)
     overdue = [d for d in scheduled if d < today] if open_plan else []
     upcoming = [d for d in scheduled if d >= today]
-    over_max = bool(plan.extended_beyond_maximum or (
-        plan.end_date is None and plan.latest_end_date is not None and open_plan
-    ) or (plan.end_date and plan.latest_end_date and plan.end_date > plan.latest_end_date))
+    over_max = past_the_maximum(plan, today)
     circumstances = [k for k, v in (case.get("circumstances") or {}).items() if v]
     missing = [c.role for c in consultations
                if c.requirement == "agree" and c.status != "agreed"] if open_plan else []

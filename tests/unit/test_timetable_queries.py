@@ -65,6 +65,13 @@ def test_a_negation_or_a_mistyped_filter_is_not_guessed_at(text: str) -> None:
     assert isinstance(parse_timetable_query(text, today=WEDNESDAY), QueryNotUnderstood)
 
 
+@pytest.mark.parametrize("text", ["past end date", "plans past their end date", "still open",
+                                  "how many past the end date at Oak Primary"])
+def test_plans_open_after_their_end_date_can_be_asked_for(text: str) -> None:
+    query = parse(text)
+    assert query.past_end_date and query.ending_within is None and not query.over_maximum
+
+
 def test_ending_this_week_is_monday_to_sunday_of_the_week_containing_today() -> None:
     assert parse("ending this week").ending_within == DateWindow(
         start=date(2026, 3, 9), end=date(2026, 3, 15), label="this week")

@@ -1,5 +1,5 @@
-"""Which school a query names: told apart by the words that distinguish schools, and asked back
-when two answer equally well (on a real database: the schools are the caller's)."""
+"""Message queries run on a real database: which school a query names (told apart by the words
+that distinguish schools, asked back when two answer equally well), and which plans it finds."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from assistant.services.queries import TimetableQueryResult, run_timetable_query
+from assistant.slack.blocks import row_line
 from conversations.queries import TimetableQuery, parse_timetable_query
-from storage.models import User
+from storage.models import Plan, Pupil, User
 from storage.repositories import DirectoryRepository
 from storage.uow import UnitOfWork
 
@@ -61,3 +62,21 @@ def test_a_name_two_schools_answer_to_equally_is_asked_back(session_factory: ses
 def test_a_school_nobody_can_see_is_not_found(session_factory: sessionmaker[Session], ewo: User) -> None:
     result = ask(session_factory, ewo, "active at Elm Academy")
     assert result.school_not_found == "Elm Academy" and not result.school_ambiguous
+
+
+def test_plans_open_after_their_end_date_are_listed_and_flagged(session_factory: sessionmaker[Session],
+                                                                ewo: User) -> None:
+    with UnitOfWork(session_factory) as unit:
+        school = DirectoryRepository(unit.session).get_or_create_school("Oak Primary School", ewo.la_id)
+        for first_name, end, status in (("Ada", date(2026, 3, 6), "active"), ("Ben", date(2026, 3, 20), "active"),
+                                        ("Cy", date(2026, 3, 6), "closed")):
+            pupil = unit.pupils.add(Pupil(first_name=first_name, last_name="Smith", school_id=school.id))
+            unit.plans.add(Plan(school_id=school.id, pupil_id=pupil.id, policy_id="derby-city", status=status,
+                                case_json={}, start_date=date(2026, 2, 2), end_date=end))
+        unit.commit()
+
+    result = ask(session_factory, ewo, "past end date")
+
+    assert [(row.pupil, row.past_end_date) for row in result.rows] == [("Ada S.", True)]
+    assert result.heading == "Plans still open after their end date"
+    assert "ended Fri 6 Mar 2026 :warning: still open: close it or record an extension" in row_line(result.rows[0])
