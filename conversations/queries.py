@@ -196,7 +196,9 @@ def _number(word: str) -> int:
 
 
 def _week_of(day: date) -> tuple[date, date]:
-    monday = day - timedelta(days=day.weekday())
+    """Monday to Sunday of the school week ``day`` is in: at a weekend, the coming one (asked
+    on a Sunday evening, "ending this week" means the week ahead, not the one just gone)."""
+    monday = day - timedelta(days=day.weekday()) if day.weekday() < 5 else day + timedelta(days=7 - day.weekday())
     return monday, monday + timedelta(days=6)
 
 

@@ -77,6 +77,18 @@ def test_ending_this_week_is_monday_to_sunday_of_the_week_containing_today() -> 
         start=date(2026, 3, 9), end=date(2026, 3, 15), label="this week")
 
 
+def test_at_the_weekend_this_week_is_the_week_ahead() -> None:
+    sunday = date(2026, 3, 15)
+    for text in ("ending this week", "reviews due"):
+        query = parse_timetable_query(text, today=sunday)
+        assert isinstance(query, TimetableQuery)
+        window = query.ending_within or query.review_due_within
+        assert window is not None and (window.start, window.end) == (date(2026, 3, 16), date(2026, 3, 22))
+    next_week = parse_timetable_query("ending next week", today=sunday)
+    assert isinstance(next_week, TimetableQuery) and next_week.ending_within is not None
+    assert next_week.ending_within.start == date(2026, 3, 23)
+
+
 def test_ending_next_week_and_within_a_number_of_days() -> None:
     assert parse("ending next week").ending_within.start == date(2026, 3, 16)
     window = parse("plans ending in the next 10 days").ending_within
