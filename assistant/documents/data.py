@@ -130,6 +130,9 @@ class PlanDocumentData(BaseModel):
     # The policy and what it says about this proposal.
     policy_id: str = ""
     policy_title: str = Field(min_length=1)
+    #: The school's closures now (its LA's and its own), first and last day: the sessions for the
+    #: register leave them out, though the timetable was written before they were known.
+    school_closures: tuple[tuple[date, date], ...] = ()
     #: The reviews already held: (the day it was due, the day it was held).
     reviews_held: tuple[tuple[date, date], ...] = ()
     #: What the policy says the parent's agreement form must state (first person), and where.
@@ -194,9 +197,14 @@ class PlanDocumentData(BaseModel):
 
     def sessions_in_force(self) -> Iterator[Session]:
         """The timetable's sessions, up to the day the plan closed where it has: after that
-        day the pupil is no longer on the timetable (back full time, elsewhere, or gone)."""
+        day the pupil is no longer on the timetable (back full time, elsewhere, or gone). None on
+        a day the school is now closed (``school_closures``: a holiday or INSET day recorded
+        after the plan was written), when nobody is marked in the register."""
         ran = self.timetable_as_run()
-        return ran.all_sessions() if ran is not None else iter(())
+        sessions = ran.all_sessions() if ran is not None else iter(())
+        if not self.school_closures:
+            return sessions
+        return (s for s in sessions if not any(start <= s.day <= end for start, end in self.school_closures))
 
     @field_validator("short_term_targets", "success_criteria")
     @classmethod

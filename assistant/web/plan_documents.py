@@ -6,6 +6,7 @@ it is; anything not written yet is shown as "to be agreed" rather than invented.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -49,7 +50,8 @@ def _people(written: dict[str, Any]) -> tuple[Person, ...]:
     return tuple(people)
 
 
-def document_data(detail: PlanDetail, *, lead_name: str, prepared_on: date) -> PlanDocumentData | None:
+def document_data(detail: PlanDetail, *, lead_name: str, prepared_on: date,
+                  school_closures: Sequence[tuple[date, date]] = ()) -> PlanDocumentData | None:
     """The documents' data for a plan, or None when it has no dates to make a timetable from."""
     timetable, decision, case = detail.timetable, detail.decision, detail.case
     if timetable is None or decision is None or case is None:
@@ -92,6 +94,7 @@ def document_data(detail: PlanDetail, *, lead_name: str, prepared_on: date) -> P
         full_time_hours=timetable.full_time_hours,
         end_date=timetable.end,
         review_dates=tuple(r.due_on for r in detail.reviews if r.due_on is not None) or tuple(decision.review_dates),
+        school_closures=tuple(school_closures),
         reviews_held=tuple((r.due_on, r.held_on) for r in detail.reviews
                            if r.due_on is not None and r.held_on is not None),
         where_when_not_in_school=_text(written, "where_when_not_in_school"),

@@ -18,6 +18,7 @@ from flask.typing import ResponseReturnValue
 from assistant import documents
 from assistant.services import auth
 from assistant.services import plans as plan_service
+from assistant.services.closures import closures_for_school
 from assistant.services.conversations import SharedUnitOfWork
 from assistant.web.audit import record_plan_access
 from assistant.web.charts import weekly_hours_svg
@@ -265,10 +266,11 @@ def _attachment(content: bytes | str, mimetype: str, filename: str) -> Response:
 def download(plan_id: int, name: str) -> ResponseReturnValue:
     user = require_user()
     detail = _visible_detail(plan_id, user)
-    data = document_data(detail, lead_name=_lead_name(detail), prepared_on=today())
+    session = db()
+    data = document_data(detail, lead_name=_lead_name(detail), prepared_on=today(),
+                         school_closures=closures_for_school(session, detail.school.id))
     if data is None:
         abort(409, description="This plan has no start and end dates yet, so there is no timetable to print.")
-    session = db()
     if name in DOCUMENTS:
         render, mimetype, stem = DOCUMENTS[name]
         content: bytes | str = render(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 
 import docx
 import pytest
@@ -103,6 +104,25 @@ def test_no_register_codes_are_given_for_a_timetable_not_yet_agreed(web: World) 
     page = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert "sessions.csv" not in page and "Sessions with register codes (CSV): once the plan is agreed" in page
     assert client.get(f"/plans/{plan_id}/documents/plan.pdf").status_code == 200  # to sign it, it must print
+
+
+def test_the_register_csv_leaves_out_a_closure_recorded_after_the_plan(web: World) -> None:
+    from assistant.services.closures import add_closure, remove_closure
+
+    client, _ = signed_in(web.app, RIVERSIDE_STAFF)
+    url = f"/plans/{web.plan('Riverside Academy', 'active')}/documents/sessions.csv"
+    days = sorted({row["date"] for row in csv.DictReader(io.StringIO(client.get(url).get_data(as_text=True)))})
+    inset = date.fromisoformat(days[len(days) // 2])
+    with web.session() as session:
+        add_closure(session, "school", "Riverside Academy", inset, inset, "INSET day")
+        session.commit()
+    try:
+        after = {row["date"] for row in csv.DictReader(io.StringIO(client.get(url).get_data(as_text=True)))}
+    finally:
+        with web.session() as session:
+            remove_closure(session, "school", "Riverside Academy", inset)
+            session.commit()
+    assert after == set(days) - {inset.isoformat()}
 
 
 def test_an_unknown_document_is_404(web: World) -> None:

@@ -259,6 +259,14 @@ def test_the_plan_calendar_has_each_review_and_the_end_date() -> None:
     assert any("back to full time" in str(event["summary"]) for event in events)
 
 
+def test_a_closure_recorded_after_the_plan_was_written_has_no_rows_for_the_register() -> None:
+    """A school closed for an INSET day marks nobody: a C2 row then would record absence."""
+    written = {row["date"] for row in csv_rows(plan_data())}
+    assert {"2026-01-20", "2026-01-21"} <= written
+    later = {row["date"] for row in csv_rows(plan_data(school_closures=((date(2026, 1, 20), date(2026, 1, 21)),)))}
+    assert later == written - {"2026-01-20", "2026-01-21"}
+
+
 def test_a_review_held_early_shows_on_the_day_it_was_held_with_no_alarm_under_the_same_uid() -> None:
     planned = {e["uid"]: e for e in ics_events(plan_ics(plan_data()))
                if str(e["summary"]).startswith("Review 1")}
