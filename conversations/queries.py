@@ -175,9 +175,10 @@ _QUESTION = re.compile(
 # Where a school's name ends: at the next filter ("at Oak Primary for LAC", "… in year 6",
 # "… on a CP plan", "… today").
 _SCHOOL_CUT = re.compile(
-    r"\s+(?:ending|that|which|who|with|where|whose|and|over|past|reviews?|due|this|next|in the|for|"
-    r"in (?:year|y\d|reception)|year\s*\d|y\d{1,2}|reception|today|tomorrow|soon|within|overdue|late|"
-    r"on (?:a|an|the)|on cp|on child)\b.*$"
+    r"\s+(?:ending|that|which|who|with|where|whose|and|over|past|reviews?|due|this|next|in the|for\s*$|"
+    r"for (?:a |an |the )?(?:year|y\d{1,2}|reception|pupils?|children|behaviou?r|mental|physical|semh|"
+    r"reintegration|transition)|in (?:year|y\d{1,2}|reception)|year\s*\d{1,2}|y\d{1,2}|reception|today|"
+    r"tomorrow|soon|within|overdue|late|on (?:a|an|the)|on cp|on child)\b.*$"
 )
 # A question put as a question ("what's overdue?", "who has a review overdue?") is a query when
 # what follows the opener is one, wholly.
@@ -188,7 +189,7 @@ _QUESTION_OPENER = re.compile(
 _NEGATION = re.compile(r"\b(?:not|no|without|isn't|aren't|haven't|hasn't|never)\b(?! yet\b| held\b)")
 #: Words a filter is read from: a leftover word close to one of them is a typo, not filler.
 _KEYWORDS: tuple[str, ...] = ("active", "awaiting", "closed", "ending", "overdue", "reviews", "review",
-                              "looked", "after", "maximum", "weeks", "count")
+                              "looked", "maximum")
 
 
 def _number(word: str) -> int:
@@ -249,7 +250,7 @@ def parse_timetable_query(text: str, *, today: date) -> TimetableQuery | QueryNo
     opener = _QUESTION_OPENER.match(rest)
     if opener is not None:
         asked, leftover = _read(original, rest[opener.end():], today)
-        if isinstance(asked, TimetableQuery) and not leftover:
+        if isinstance(asked, TimetableQuery) and not leftover and _asks_for_plans(asked):
             return asked
     if _QUESTION.match(rest):
         # "Who needs to agree for a looked-after child?" is about the protocol, not a list of plans.
@@ -285,7 +286,7 @@ def _read(original: str, rest: str, today: date) -> tuple[TimetableQuery | Query
         r"\b(?:in|for|from)\s+(.+?\b(?:school|primary|academy|infants?|juniors?|college|high|secondary|"
         r"federation)\b)", rest)
     if school is not None:
-        name = _SCHOOL_CUT.sub("", school.group(1)).strip(" -")
+        name = _SCHOOL_CUT.sub("", school.group(1).strip()).strip(" -")
         if name:
             fields["school_name"] = _title(original, name)
             rest = rest[: school.start()] + " " + rest[school.start(1) + len(name):]
@@ -318,8 +319,8 @@ def _read(original: str, rest: str, today: date) -> tuple[TimetableQuery | Query
         rest = re.sub(r"\boverdue\b", " ", rest)
         understood = True
 
-    past_end = re.search(r"\b(?:past|after|beyond|over(?:due)?)\s+(?:the |their |its )?end(?:\s+dates?)?\b"
-                         r"|\bended but (?:still )?open\b|\bstill open\b", rest)
+    past_end = re.search(r"\b(?:still open )?(?:past|after|beyond|over(?:due)?)\s+(?:the |their |its )?"
+                         r"end(?:\s+dates?)?\b|\bended but (?:are |is )?(?:still )?open\b", rest)
     if past_end:
         fields["past_end_date"] = True
         rest = rest[: past_end.start()] + " " + rest[past_end.end():]
@@ -371,6 +372,13 @@ def _read(original: str, rest: str, today: date) -> tuple[TimetableQuery | Query
     if not understood or (leftover and len(leftover.split()) > 2) or _looks_mistyped(leftover):
         return QueryNotUnderstood(text=original, suggestions=suggest_queries(original)), leftover
     return TimetableQuery.model_validate(fields), leftover
+
+
+def _asks_for_plans(query: TimetableQuery) -> bool:
+    """Whether a query asked as a question is about plans: "what is an EHCP?" names only a
+    circumstance, and is about the protocol; "what's overdue?" is about plans."""
+    return bool(query.status != "open" or query.school_name or query.ending_within or query.review_due_within
+                or query.review_overdue or query.over_maximum or query.past_end_date or query.count_only)
 
 
 def _looks_mistyped(leftover: str) -> bool:

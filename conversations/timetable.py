@@ -342,12 +342,21 @@ def replan_from(
             f"nothing is left to re-plan: {restart.isoformat()} is after the end date {end.isoformat()}"
         )
     restart = max(restart, timetable.start)
-    usual_away = usual_authorised_absence(timetable) or next(
-        ((s.location, s.with_whom) for s in timetable.away_sessions()), (None, "Parent/carer"))
+    # Where most of the time out of school is approved education off site (B), a session newly
+    # out of school is too; else it is the usual authorised absence (C2).
+    away = list(timetable.away_sessions())
+    codes = Counter(s.register_code for s in away)
+    usual_code: RegisterCode = "B" if codes and codes.most_common(1)[0][0] == "B" else "C2"
+    if usual_code == "B":
+        usual_away: tuple[str | None, str | None] = Counter(
+            (s.location, s.with_whom) for s in away if s.register_code == "B").most_common(1)[0][0]
+    else:
+        usual_away = usual_authorised_absence(timetable) or next(
+            ((s.location, s.with_whom) for s in away), (None, "Parent/carer"))
     new = build_graduated_timetable(
         restart, end, min(starting_hours, timetable.full_time_hours), timetable.full_time_hours,
         is_school_day, timetable.session_hours, pattern=timetable.pattern,
-        away_location=usual_away[0] or "Home", away_with_whom=usual_away[1],
+        away_location=usual_away[0] or "Home", away_with_whom=usual_away[1], away_register_code=usual_code,
     )
     away_by_slot = {(s.weekday, s.half): s for s in timetable.away_sessions() if s.day < restart}
     new_weeks = [_away_as_before(week, away_by_slot) for week in new.weeks]

@@ -893,14 +893,15 @@ def past_the_maximum(plan: Plan, today: date) -> bool:
     if plan.status == PlanStatus.CLOSED:
         last = min(plan.closed_on, plan.end_date) if plan.closed_on and plan.end_date else plan.closed_on
         return (last or plan.end_date or plan.latest_end_date) > plan.latest_end_date
-    if plan.end_date is None or plan.end_date > plan.latest_end_date:
-        return True
-    return today > plan.latest_end_date
+    if plan.end_date is not None and plan.end_date > plan.latest_end_date:
+        return True  # as proposed, whether or not agreed yet
+    # Running without a time limit, or still running after the maximum: only a plan in force.
+    return plan.status == PlanStatus.ACTIVE and (plan.end_date is None or today > plan.latest_end_date)
 
 
 def past_its_end_date(plan: Plan, today: date) -> bool:
-    """Open after its end date: the school has yet to close it or record an extension."""
-    return plan.status != PlanStatus.CLOSED and plan.end_date is not None and plan.end_date < today
+    """In force after its end date: the school has yet to close it or record an extension."""
+    return plan.status == PlanStatus.ACTIVE and plan.end_date is not None and plan.end_date < today
 
 
 def _check_still_scheduled(due_on: date, reviews: Sequence[Review]) -> None:

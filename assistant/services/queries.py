@@ -204,9 +204,10 @@ def _match_school(unit: UnitOfWork, name: str, school_ids: list[int] | None) -> 
     if good:
         # As alike by their own words ("St Mary's"): the shared ones may still tell ("Catholic").
         tied = [(n, i) for n, score, i in good if good[0][1] - score < SCHOOL_NAME_MARGIN]
-        whole = sorted(((fuzz.WRatio(name.casefold(), n.casefold()), n, i) for n, i in tied), reverse=True)
-        if whole[0][0] - whole[1][0] >= SCHOOL_NAME_MARGIN:
-            return schools[whole[0][2]], ()
+        typed = set(_words(name))
+        holding_all = [(n, i) for n, i in tied if typed <= set(_words(n))]
+        if len(holding_all) == 1:
+            return schools[holding_all[0][1]], ()
         raise AmbiguousSchool(tuple(n for n, _ in tied))
     return None, tuple(names[i] for _, score, i in ranked[:3] if score >= 50)
 
@@ -228,8 +229,12 @@ _GENERIC_SCHOOL_WORDS = frozenset((
 ))
 
 
+def _words(name: str) -> list[str]:
+    return re.findall(r"[\w'-]+", name.casefold())
+
+
 def _distinctive(name: str) -> str:
-    return " ".join(w for w in re.findall(r"[\w'-]+", name.casefold()) if w not in _GENERIC_SCHOOL_WORDS)
+    return " ".join(w for w in _words(name) if w not in _GENERIC_SCHOOL_WORDS)
 
 
 # --------------------------------------------------------------------------- use cases

@@ -163,6 +163,14 @@ class PlanDetail:
     written: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def in_force_at_some_time(self) -> bool:
+        """Whether the timetable ever ran: active now, or active in some version before it closed
+        (a proposal withdrawn before it was agreed never did, and has nothing for the register)."""
+        return self.plan.status == PlanStatus.ACTIVE or (
+            self.plan.status == PlanStatus.CLOSED
+            and any((version.snapshot_json or {}).get("status") == PlanStatus.ACTIVE for version in self.history))
+
+    @property
     def held_reviews(self) -> list[Review]:
         return [r for r in self.reviews if r.held_on is not None]
 

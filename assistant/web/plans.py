@@ -278,7 +278,7 @@ def download(plan_id: int, name: str) -> ResponseReturnValue:
     elif name == "plan.ics":
         content, mimetype, filename = documents.plan_ics(data), "text/calendar", f"{data.slug}.ics"
     elif name == "sessions.csv":
-        if detail.plan.status not in (PlanStatus.ACTIVE, PlanStatus.CLOSED):
+        if not detail.in_force_at_some_time:
             # Imported, these rows would authorise absence (C2) for a timetable nobody has agreed.
             abort(409, description="The register codes are for a timetable in force: this plan is not agreed "
                                    "yet, so there is nothing to mark in the register.")

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from datetime import date
+from typing import Any
 
 import docx
 import pytest
@@ -104,6 +105,19 @@ def test_no_register_codes_are_given_for_a_timetable_not_yet_agreed(web: World) 
     page = client.get(f"/plans/{plan_id}").get_data(as_text=True)
     assert "sessions.csv" not in page and "Sessions with register codes (CSV): once the plan is agreed" in page
     assert client.get(f"/plans/{plan_id}/documents/plan.pdf").status_code == 200  # to sign it, it must print
+
+
+def test_no_register_codes_for_a_proposal_withdrawn_before_it_was_agreed(web: World, make_plan: Any) -> None:
+    from assistant.services.plans import close_plan
+
+    client, _ = signed_in(web.app, OAK_STAFF)
+    assert client.get(f"/plans/{web.plan('Oak Primary', 'closed')}/documents/sessions.csv").status_code == 200  # ran
+    from storage.db import make_session_factory
+
+    withdrawn = make_plan("awaiting")
+    close_plan(make_session_factory(web.app.extensions["ptt"].engine), withdrawn, route="withdrawn",
+               actor_user_id=None)
+    assert client.get(f"/plans/{withdrawn}/documents/sessions.csv").status_code == 409
 
 
 def test_the_register_csv_leaves_out_a_closure_recorded_after_the_plan(web: World) -> None:

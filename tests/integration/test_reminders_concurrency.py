@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time as clock
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -124,7 +123,6 @@ def _staff_act_on_most_reminders(session_factory: sessionmaker[Session], now: da
 def test_two_sweepers_over_a_simulated_term_deliver_every_reminder_exactly_once_despite_a_crash(
     session_factory: sessionmaker[Session], staff: Staff,
 ) -> None:
-    started = clock.monotonic()
     stored = _seed_term(session_factory, staff)
     assert stored > 5 * PLANS
     outbox = Outbox()
@@ -193,4 +191,3 @@ def test_two_sweepers_over_a_simulated_term_deliver_every_reminder_exactly_once_
     assert set(by_status) <= {"sent", "pending"} and by_status.get("sent") == len(sent_keys)
     assert escalations > 0 and sum(r.lost for r in results) == 0
     assert min(outbox.by_worker.values()) > 0, "both sweepers did work"
-    assert clock.monotonic() - started < 90

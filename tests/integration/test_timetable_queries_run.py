@@ -17,7 +17,7 @@ from storage.repositories import DirectoryRepository
 from storage.uow import UnitOfWork
 
 SCHOOLS = ("Oak Primary School", "Riverside Primary School", "Oakwood Academy", "Oak Hill Infants",
-           "St Mary's CE Primary", "St Mary's Catholic Primary")
+           "St Mary's CE Primary", "St Mary's Catholic Primary", "Portway Infant School", "Portway Junior School")
 
 
 @pytest.fixture
@@ -46,6 +46,8 @@ def ask(session_factory: sessionmaker[Session], user: User, text: str) -> Timeta
     ("how many active at oak primary in year 6", "Oak Primary School"),
     ("active at Riverside", "Riverside Primary School"),
     ("active at St Mary's Catholic", "St Mary's Catholic Primary"),
+    ("active at St Mary's CE", "St Mary's CE Primary"),
+    ("active at Portway Junior", "Portway Junior School"),  # the words that tie them still tell them apart
 ])
 def test_a_school_is_found_by_the_words_that_tell_it_apart(
         session_factory: sessionmaker[Session], ewo: User, text: str, school: str) -> None:

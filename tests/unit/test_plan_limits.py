@@ -29,6 +29,9 @@ def plan(**fields: Any) -> Plan:
     ({"status": "closed", "closed_on": date(2026, 2, 13)}, date(2026, 3, 14), False),
     ({"status": "closed", "end_date": date(2026, 3, 6), "closed_on": date(2026, 2, 13)}, date(2026, 3, 14), False),
     ({"latest_end_date": None, "end_date": None}, date(2026, 3, 14), False),  # a policy without a maximum
+    ({"status": "awaiting"}, date(2026, 3, 14), False),  # never agreed, so never ran on
+    ({"status": "draft", "end_date": None}, date(2026, 3, 14), False),
+    ({"status": "awaiting", "end_date": date(2026, 3, 6)}, date(2026, 2, 1), True),  # proposed past it
 ])
 def test_a_plan_is_past_the_maximum_if_it_runs_or_ran_beyond_it(fields: dict[str, Any], today: date,
                                                                   over: bool) -> None:
@@ -40,3 +43,4 @@ def test_an_open_plan_is_past_its_end_date_the_day_after_until_it_is_closed() ->
     assert past_its_end_date(plan(), date(2026, 2, 14))
     assert not past_its_end_date(plan(status="closed", closed_on=date(2026, 2, 13)), date(2026, 3, 1))
     assert not past_its_end_date(plan(end_date=None), date(2026, 3, 1))
+    assert not past_its_end_date(plan(status="awaiting"), date(2026, 3, 1))  # never in force

@@ -36,6 +36,9 @@ def test_a_school_after_at_is_kept_as_typed() -> None:
 
 
 def test_filters_after_a_school_are_kept_as_filters_not_read_into_its_name() -> None:
+    for text in ("active at Oak Primary year 10", "active at Oak Primary in y10"):
+        assert (parse(text).school_name, parse(text).year_group) == ("Oak Primary", "Y10"), text
+    assert parse("active at Royal School for the Deaf").school_name == "Royal School for the Deaf"
     lac = parse("how many at Oak Primary for LAC")
     assert (lac.school_name, lac.circumstance, lac.count_only) == ("Oak Primary", "looked_after", True)
     assert parse("active at Oak Primary on a CP plan").circumstance == "child_protection_plan"
@@ -65,11 +68,28 @@ def test_a_negation_or_a_mistyped_filter_is_not_guessed_at(text: str) -> None:
     assert isinstance(parse_timetable_query(text, today=WEDNESDAY), QueryNotUnderstood)
 
 
-@pytest.mark.parametrize("text", ["past end date", "plans past their end date", "still open",
-                                  "how many past the end date at Oak Primary"])
+@pytest.mark.parametrize("text", ["what is an EHCP?", "what is a looked after child?", "what is early help?"])
+def test_a_question_about_what_something_is_goes_to_the_protocol_not_a_list(text: str) -> None:
+    assert isinstance(parse_timetable_query(text, today=WEDNESDAY), QueryNotUnderstood)
+
+
+def test_words_close_to_a_filter_word_but_meaning_something_else_are_not_refused() -> None:
+    assert parse("active this week").status == "active"
+    assert parse("reviews due later").review_due_within is not None
+
+
+@pytest.mark.parametrize("text", ["past end date", "plans past their end date", "still open after the end date",
+                                  "how many past the end date at Oak Primary",
+                                  "plans that have ended but are still open"])
 def test_plans_open_after_their_end_date_can_be_asked_for(text: str) -> None:
     query = parse(text)
     assert query.past_end_date and query.ending_within is None and not query.over_maximum
+    assert query.status == "open"
+
+
+def test_still_open_on_its_own_means_every_open_plan() -> None:
+    query = parse("how many are still open at Oak Primary")
+    assert (query.status, query.past_end_date, query.count_only) == ("open", False, True)
 
 
 def test_ending_this_week_is_monday_to_sunday_of_the_week_containing_today() -> None:

@@ -95,6 +95,14 @@ def test_off_site_sessions_keep_their_place_and_register_code() -> None:
     assert others and {(s.location, s.with_whom, s.register_code) for s in others} == {("Home", "Parent/carer", "C2")}
 
 
+def test_a_plan_whose_time_out_of_school_is_all_off_site_education_stays_b_when_re_planned() -> None:
+    old = build_graduated_timetable(MONDAY + timedelta(days=2), MONDAY + timedelta(days=39), 10.0, FULL_TIME, weekdays,
+                                    away_location="Riverside PRU", away_with_whom="PRU staff", away_register_code="B")
+    new = replan_from(old, MONDAY + timedelta(days=4), old.end, 12.0, weekdays)
+    assert {(s.location, s.with_whom, s.register_code) for s in new.away_sessions()} == {
+        ("Riverside PRU", "PRU staff", "B")}
+
+
 def test_closed_days_after_the_restart_come_from_the_calendar() -> None:
     old = six_weeks()
     half_term = {MONDAY + timedelta(weeks=6, days=n) for n in range(5)}
