@@ -598,7 +598,7 @@ def show(result: Result, users: int) -> None:
     print(f"{result.label:<34} {result.requests:>6} requests in {result.seconds:6.2f} s = "
           f"{result.per_second:7.1f}/s   p50 {result.p50_ms:6.1f} ms   p99 {result.p99_ms:7.1f} ms"
           + (f"   ({result.completed} interviews done)" if "turn" in result.label else ""))
-    # A plan is saved by one turn in about 34 (thirteen writes where a turn makes four): with
+    # A plan is saved by one turn in about 35 (thirteen writes where a turn makes four): with
     # roughly 3% of the turns, the plan-saving turns alone can set the p99 of them all.
     for (count, p50, p99), what in ((result.saving_ms, "saved a plan"), (result.ordinary_ms, "did not")):
         if count:
