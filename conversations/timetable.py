@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 from typing import Literal
 
@@ -347,18 +347,14 @@ def replan_from(
     away = list(timetable.away_sessions())
     codes = Counter(s.register_code for s in away)
     usual_code: RegisterCode = "B" if codes and codes.most_common(1)[0][0] == "B" else "C2"
-    if usual_code == "B":
-        usual_away: tuple[str | None, str | None] = Counter(
-            (s.location, s.with_whom) for s in away if s.register_code == "B").most_common(1)[0][0]
-    else:
-        usual_away = usual_authorised_absence(timetable) or next(
-            ((s.location, s.with_whom) for s in away), (None, "Parent/carer"))
+    usual_away = _usual_arrangement(away, usual_code) or next(
+        ((s.location, s.with_whom) for s in away), (None, "Parent/carer"))
     new = build_graduated_timetable(
         restart, end, min(starting_hours, timetable.full_time_hours), timetable.full_time_hours,
         is_school_day, timetable.session_hours, pattern=timetable.pattern,
         away_location=usual_away[0] or "Home", away_with_whom=usual_away[1], away_register_code=usual_code,
     )
-    away_by_slot = {(s.weekday, s.half): s for s in timetable.away_sessions() if s.day < restart}
+    away_by_slot = {(s.weekday, s.half): s for s in away if s.day < restart}
     new_weeks = [_away_as_before(week, away_by_slot) for week in new.weeks]
 
     weeks: list[TimetableWeek] = []
@@ -462,8 +458,13 @@ def usual_authorised_absence(timetable: GraduatedTimetable, from_day: date | Non
     """Where, and with whom, the pupil usually is in the timetable's C2 sessions (those from
     ``from_day`` on, where given): the arrangement most of them have, the earliest of equals
     (None without any)."""
-    arrangements = Counter((s.location, s.with_whom) for s in timetable.away_sessions()
-                           if s.register_code == "C2" and (from_day is None or s.day >= from_day))
+    return _usual_arrangement((s for s in timetable.away_sessions() if from_day is None or s.day >= from_day), "C2")
+
+
+def _usual_arrangement(away: Iterable[Session], code: RegisterCode) -> tuple[str | None, str | None] | None:
+    """The (place, with whom) most of the ``away`` sessions coded ``code`` have, the earliest of
+    equals; None without any."""
+    arrangements = Counter((s.location, s.with_whom) for s in away if s.register_code == code)
     return arrangements.most_common(1)[0][0] if arrangements else None
 
 
